@@ -1,0 +1,52 @@
+// What every command file exports, and the options all commands share.
+import type { ParseArgsOptionsConfig } from 'node:util';
+
+export type OptionValues = Record<string, string | boolean | Array<string | boolean> | undefined>;
+
+export interface CommandContext {
+  /** Parsed options (long names as keys). */
+  options: OptionValues;
+  /** Arguments that are not options. */
+  args: string[];
+  stdout: NodeJS.WritableStream & { isTTY?: boolean };
+  stderr: NodeJS.WritableStream & { isTTY?: boolean };
+}
+
+export interface Command {
+  /** Words that select it, e.g. ["node", "install"]. */
+  path: string[];
+  summary: string;
+  /** The help text after the usage line: arguments and options. */
+  help: string;
+  usage: string;
+  options: ParseArgsOptionsConfig;
+  /** Returns the exit code: 0 ok, 1 failed (2, bad usage, is thrown as UsageError). */
+  run(ctx: CommandContext): Promise<number>;
+}
+
+/** Options every command accepts, kubectl's names. */
+export const GLOBAL_OPTIONS: ParseArgsOptionsConfig = {
+  help: { type: 'boolean', short: 'h' },
+  verbose: { type: 'boolean', short: 'v' },
+};
+
+export const KUBE_OPTIONS: ParseArgsOptionsConfig = {
+  kubeconfig: { type: 'string' },
+  context: { type: 'string' },
+  namespace: { type: 'string', short: 'n' },
+};
+
+export const OUTPUT_OPTION: ParseArgsOptionsConfig = {
+  output: { type: 'string', short: 'o' },
+};
+
+export function stringOption(options: OptionValues, name: string): string | undefined {
+  const value = options[name];
+  return typeof value === 'string' ? value : undefined;
+}
+
+export function listOption(options: OptionValues, name: string): string[] {
+  const value = options[name];
+  if (value === undefined || typeof value === 'boolean') return [];
+  return (Array.isArray(value) ? value : [value]).filter((v): v is string => typeof v === 'string').flatMap((v) => v.split(',')).map((v) => v.trim()).filter(Boolean);
+}

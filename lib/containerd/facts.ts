@@ -1,0 +1,77 @@
+// Gathers what the config engine needs to know about a node's containerd,
+// through a NodeHost. Only reads; never changes the node.
+import { KubewasmError } from '../errors.js';
+import type { NodeHost } from '../node/host.js';
+import type { ConfigFacts } from './plan.js';
+import { defaultSetup, FLAVOUR_MARKERS, type ContainerdSetup, type Flavour } from './setup.js';
+import { parseContainerdVersion, type ContainerdVersion } from './version.js';
+
+/** Anything the user (or a test) sets explicitly wins over detection. */
+export type SetupOverrides = Partial<ContainerdSetup>;
+
+export interface ContainerdFacts {
+  setup: ContainerdSetup;
+  version: ContainerdVersion;
+  config: ConfigFacts;
+}
+
+export async function readContainerdFacts(host: NodeHost, overrides: SetupOverrides = {}): Promise<ContainerdFacts> {
+  const flavour = overrides.flavour ?? (await detectFlavour(host));
+  const binaryGuess = overrides.binary ?? defaultSetup({ flavour, systemd: true, openrc: false, containerdMajor: 1 }).binary;
+  const version = await readVersion(host, binaryGuess);
+  const [systemd, openrc, agentUnit] = await Promise.all([
+    host.stat('/run/systemd/system'),
+    host.stat('/etc/init.d/containerd'),
+    host.stat(`/etc/systemd/system/${flavour === 'rke2' ? 'rke2-agent' : 'k3s-agent'}.service`),
+  ]);
+  const serviceUnit = flavour === 'k3s' ? (agentUnit ? 'k3s-agent' : 'k3s') : flavour === 'rke2' ? (agentUnit ? 'rke2-agent' : 'rke2-server') : undefined;
+  const detected = defaultSetup({ flavour, systemd: systemd !== undefined, openrc: openrc !== undefined, containerdMajor: version.major, ...(serviceUnit ? { serviceUnit } : {}) });
+  const setup: ContainerdSetup = { ...detected, ...definedOnly(overrides) };
+
+  const [content, rendered] = await Promise.all([
+    readConfig(host, setup.configPath),
+    setup.renderedConfigPath ? readConfig(host, setup.renderedConfigPath) : Promise.resolve(undefined),
+  ]);
+  const config: ConfigFacts = {
+    path: setup.configPath,
+    kind: setup.configKind,
+    content,
+    containerd: version,
+    ...(rendered ? { renderedBase: rendered.toString('utf8') } : {}),
+  };
+  return { setup, version, config };
+}
+
+async function detectFlavour(host: NodeHost): Promise<Flavour> {
+  for (const marker of FLAVOUR_MARKERS) {
+    if (await host.stat(marker.path)) return marker.flavour;
+  }
+  return 'containerd';
+}
+
+async function readVersion(host: NodeHost, binary: string): Promise<ContainerdVersion> {
+  const result = await host.exec([binary, '--version'], { timeoutMs: 20_000 });
+  if (result.code === 127) {
+    throw new KubewasmError({
+      what: `containerd is not installed here ('${binary}' not found)`,
+      where: host.name,
+      fix: 'install containerd on the node first, or point kubewasm at its binary with --containerd-binary',
+    });
+  }
+  if (result.code !== 0) {
+    throw new KubewasmError({ what: `'${binary} --version' failed: ${(result.stderr || result.stdout).trim()}`, where: host.name, fix: 'check the containerd binary on the node' });
+  }
+  return parseContainerdVersion(result.stdout);
+}
+
+async function readConfig(host: NodeHost, path: string): Promise<Buffer | undefined> {
+  try {
+    return await host.readFile(path);
+  } catch (err) {
+    throw new KubewasmError({ what: `cannot read the containerd config: ${(err as Error).message}`, where: `${host.name}:${path}`, fix: 'run kubewasm as root on the node (or with sudo over SSH)', cause: err });
+  }
+}
+
+function definedOnly<T extends object>(value: T): Partial<T> {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
+}

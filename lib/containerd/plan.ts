@@ -1,0 +1,230 @@
+// planConfig: from a config file's bytes and the runtimes wanted, decide the
+// file's new bytes. Pure: no I/O, every decision here is unit-tested.
+import { KubewasmError } from '../errors.js';
+import { findBlock, removeBlock, renderBlock, replaceBlock, type RuntimeTable } from './block.js';
+import { runtimeValues, type RuntimeSpec } from './runtime.js';
+import { getPath, isTable, parseToml, type TomlScalar, type TomlTable } from './toml.js';
+import { formatVersion, maxConfigVersion, runtimesTablePath, type ContainerdVersion } from './version.js';
+
+export type ConfigFileKind =
+  /** A TOML file containerd reads directly. */
+  | 'toml'
+  /** A Go template k3s/rke2 render into config.toml; it starts with {{ template "base" . }}. */
+  | 'k3s-template';
+
+export interface ConfigFacts {
+  /** The file kubewasm edits. */
+  path: string;
+  kind: ConfigFileKind;
+  /** Its bytes; undefined when it does not exist. */
+  content: Buffer | undefined;
+  containerd: Pick<ContainerdVersion, 'major' | 'minor' | 'patch'>;
+  /**
+   * For a template: the config the distribution renders from its base
+   * template (today's config.toml), so the result can be checked as the TOML
+   * containerd will read.
+   */
+  renderedBase?: string;
+}
+
+export interface ConfigPlan {
+  path: string;
+  before: Buffer | undefined;
+  /** undefined: the file is to be removed (kubewasm had created it). */
+  after: Buffer | undefined;
+  changed: boolean;
+  configVersion: number;
+  /** Runtimes kubewasm's block registers. */
+  registered: string[];
+  /** Runtimes the user registered identically; kubewasm leaves them alone. */
+  adopted: string[];
+  /** Runtimes kubewasm's block registered before and no longer does. */
+  dropped: string[];
+}
+
+export const K3S_TEMPLATE_BASE = '{{ template "base" . }}\n';
+
+export function planConfig(facts: ConfigFacts, runtimes: RuntimeSpec[]): ConfigPlan {
+  const where = facts.path;
+  const text = decodeUtf8(facts.content, where);
+  const existing = text === undefined ? undefined : findBlock(text, where);
+  const userText = text === undefined ? undefined : existing ? removeBlock(text, existing) : text;
+  const createdFile = existing?.createdFile ?? text === undefined;
+
+  const { configVersion, userConfig } = readUserConfig(facts, userText);
+  const tablePath = runtimesTablePath(configVersion);
+  const userRuntimes = getPath(userConfig, tablePath);
+  const previouslyRegistered = text !== undefined && existing ? runtimesInBlock(text, existing, tablePath, where) : [];
+
+  const adopted: string[] = [];
+  const toRegister: RuntimeSpec[] = [];
+  for (const spec of dedupe(runtimes, where)) {
+    const theirs = isTable(userRuntimes) ? userRuntimes[spec.name] : undefined;
+    if (theirs === undefined) toRegister.push(spec);
+    else if (sameRuntime(theirs, spec)) adopted.push(spec.name);
+    else throw conflict(spec, theirs, where, facts.kind);
+  }
+
+  const options = runcOptionsToCopy(userRuntimes);
+  const tables: RuntimeTable[] = toRegister.map((spec) => ({ keys: [...tablePath, spec.name], values: runtimeValues(spec), options }));
+
+  const base = userText ?? initialContent(facts.kind, configVersion);
+  let afterText: string | undefined;
+  if (tables.length === 0) afterText = createdFile && base === initialContent(facts.kind, configVersion) ? undefined : base;
+  else afterText = text !== undefined && existing ? replaceBlock(text, existing, renderBlock(tables, createdFile)) : base + renderBlock(tables, createdFile);
+
+  if (afterText !== undefined && tables.length > 0) checkResult(facts, afterText, userText, tables, where);
+
+  const after = afterText === undefined ? undefined : Buffer.from(afterText, 'utf8');
+  return {
+    path: facts.path,
+    before: facts.content,
+    after,
+    changed: !sameBytes(facts.content, after),
+    configVersion,
+    registered: toRegister.map((s) => s.name),
+    adopted,
+    dropped: previouslyRegistered.filter((name) => !toRegister.some((s) => s.name === name)),
+  };
+}
+
+/** What a missing file is replaced with, before kubewasm's block. */
+export function initialContent(kind: ConfigFileKind, configVersion: number): string {
+  return kind === 'k3s-template' ? K3S_TEMPLATE_BASE : `version = ${configVersion}\n`;
+}
+
+function readUserConfig(facts: ConfigFacts, userText: string | undefined): { configVersion: number; userConfig: TomlTable } {
+  const readable = maxConfigVersion(facts.containerd);
+  if (facts.kind === 'k3s-template') {
+    if (userText !== undefined && !userText.includes('{{ template "base" . }}')) {
+      throw new KubewasmError({
+        what: 'this template does not start from k3s\'s base template ({{ template "base" . }}): it is a frozen copy of a generated config, which breaks on k3s upgrades',
+        where: facts.path,
+        fix: 'make the template\'s first line {{ template "base" . }} and keep only your own additions below it, then run kubewasm again',
+      });
+    }
+    const base = facts.renderedBase === undefined ? {} : parseToml(facts.renderedBase, `${facts.path} (rendered base config)`);
+    const declared = typeof base['version'] === 'number' ? base['version'] : readable;
+    return { configVersion: checkVersion(declared, facts, readable), userConfig: base };
+  }
+  if (userText === undefined) return { configVersion: readable, userConfig: {} };
+  const config = parseToml(userText, facts.path);
+  const declared = config['version'] === undefined ? 1 : config['version'];
+  return { configVersion: checkVersion(declared, facts, readable), userConfig: config };
+}
+
+function checkVersion(declared: unknown, facts: ConfigFacts, readable: number): number {
+  const containerd = formatVersion(facts.containerd);
+  if (declared === 1) {
+    throw new KubewasmError({
+      what: 'this is a version 1 containerd config (it has no `version = 2` or later line); kubewasm does not edit version 1 files',
+      where: facts.path,
+      fix: `migrate it: run \`containerd config migrate > new.toml\` (containerd 1.7+/2.x) or regenerate with \`containerd config default\`, review, replace the file, then run kubewasm again`,
+    });
+  }
+  if (typeof declared !== 'number' || !Number.isInteger(declared) || declared < 2 || declared > 4) {
+    throw new KubewasmError({ what: `unknown config version ${JSON.stringify(declared)}; kubewasm knows versions 2, 3 and 4`, where: facts.path, fix: 'set `version` to the one your containerd writes (`containerd config default | head -1`)' });
+  }
+  if (declared > readable) {
+    throw new KubewasmError({
+      what: `the file declares config version ${declared}, but this node's containerd ${containerd} reads only up to version ${readable}; containerd will not start with it`,
+      where: facts.path,
+      fix: `regenerate the file with this node's containerd (\`containerd config default\`) or upgrade containerd; kubewasm left the file untouched`,
+    });
+  }
+  return declared;
+}
+
+function sameRuntime(theirs: unknown, spec: RuntimeSpec): boolean {
+  if (!isTable(theirs)) return false;
+  return theirs['runtime_type'] === spec.runtimeType && (theirs['runtime_path'] ?? undefined) === spec.runtimePath;
+}
+
+function conflict(spec: RuntimeSpec, theirs: unknown, where: string, kind: ConfigFileKind): KubewasmError {
+  const type = isTable(theirs) ? JSON.stringify(theirs['runtime_type'] ?? '(none)') : '(not a table)';
+  const path = isTable(theirs) && theirs['runtime_path'] ? ` and runtime_path ${JSON.stringify(theirs['runtime_path'])}` : '';
+  return new KubewasmError({
+    what: `runtime '${spec.name}' is already registered with runtime_type ${type}${path}; kubewasm would register runtime_type "${spec.runtimeType}"${spec.runtimePath ? ` with runtime_path "${spec.runtimePath}"` : ''}`,
+    where: kind === 'k3s-template' ? `${where} (rendered config)` : where,
+    fix: `remove or rename your '${spec.name}' runtime in the config, or keep it and do not ask kubewasm for '${spec.name}'`,
+  });
+}
+
+/** runwasi shims default to cgroupfs; a node whose runc uses systemd cgroups needs the same for its Wasm runtimes. */
+function runcOptionsToCopy(userRuntimes: unknown): Record<string, TomlScalar> {
+  const systemd = getPath(isTable(userRuntimes) ? userRuntimes : {}, ['runc', 'options', 'SystemdCgroup']);
+  return typeof systemd === 'boolean' ? { SystemdCgroup: systemd } : {};
+}
+
+function runtimesInBlock(text: string, block: { start: number; end: number }, tablePath: string[], where: string): string[] {
+  const parsed = parseToml(text.slice(block.start, block.end), `${where} (kubewasm's block)`);
+  const table = getPath(parsed, tablePath);
+  return isTable(table) ? Object.keys(table) : [];
+}
+
+/** The new file must parse, hold each runtime as planned, and (for templates) render to valid TOML. */
+function checkResult(facts: ConfigFacts, afterText: string, userText: string | undefined, tables: RuntimeTable[], where: string): void {
+  const toCheck = facts.kind === 'k3s-template' ? (facts.renderedBase ?? '') + afterText.replace(K3S_TEMPLATE_BASE.trimEnd(), '') : afterText;
+  let parsed: TomlTable;
+  try {
+    parsed = parseToml(toCheck, where);
+  } catch (err) {
+    const inline = findInlineTable(userText ?? facts.renderedBase ?? '', tables[0]!.keys);
+    if (inline) {
+      throw new KubewasmError({
+        what: `'${inline}' is written as an inline table (${inline.split('.').pop()} = { ... }); TOML cannot extend an inline table, so kubewasm cannot add its runtimes there`,
+        where,
+        fix: `rewrite '${inline}' as [${inline}] table sections, then run kubewasm again; kubewasm left the file untouched`,
+      });
+    }
+    throw new KubewasmError({ what: `adding kubewasm's runtimes would make the config invalid: ${(err as Error).message}`, where, fix: 'check the file for tables kubewasm would define again, fix it by hand, and run kubewasm again', cause: err });
+  }
+  for (const table of tables) {
+    const entry = getPath(parsed, table.keys);
+    if (!isTable(entry) || entry['runtime_type'] !== table.values['runtime_type']) {
+      throw new KubewasmError({ what: `after the edit, containerd would not see runtime '${table.keys.at(-1)}' where kubewasm put it`, where, fix: 'report this to kubewasm with the config file attached' });
+    }
+  }
+}
+
+/** The dotted name of the first table on the path that the text defines inline (`key = {`). */
+function findInlineTable(text: string, keys: string[]): string | undefined {
+  for (let i = 1; i < keys.length; i++) {
+    const key = keys[i - 1]!;
+    const pattern = new RegExp(`^\\s*(?:"${escapeRegExp(key)}"|${escapeRegExp(key)})\\s*=\\s*\\{`, 'm');
+    if (pattern.test(text)) return keys.slice(0, i).join('.');
+    const dotted = new RegExp(`(?:^|[.\\s])"?${escapeRegExp(key)}"?\\s*=\\s*\\{`, 'm');
+    if (dotted.test(text)) return keys.slice(0, i).join('.');
+  }
+  return undefined;
+}
+
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
+function dedupe(runtimes: RuntimeSpec[], where: string): RuntimeSpec[] {
+  const seen = new Map<string, RuntimeSpec>();
+  for (const spec of runtimes) {
+    const before = seen.get(spec.name);
+    if (before && (before.runtimeType !== spec.runtimeType || before.runtimePath !== spec.runtimePath)) {
+      throw new KubewasmError({ what: `runtime '${spec.name}' was asked for twice with different settings`, where, exitCode: 2 });
+    }
+    seen.set(spec.name, spec);
+  }
+  return [...seen.values()];
+}
+
+function decodeUtf8(content: Buffer | undefined, where: string): string | undefined {
+  if (content === undefined) return undefined;
+  const text = content.toString('utf8');
+  if (!Buffer.from(text, 'utf8').equals(content)) {
+    throw new KubewasmError({ what: 'the file is not valid UTF-8 (TOML must be); kubewasm will not edit it', where, fix: 'fix the encoding by hand, then run kubewasm again' });
+  }
+  return text;
+}
+
+function sameBytes(a: Buffer | undefined, b: Buffer | undefined): boolean {
+  if (a === undefined || b === undefined) return a === b;
+  return a.equals(b);
+}

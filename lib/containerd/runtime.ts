@@ -1,0 +1,27 @@
+// A containerd runtime kubewasm registers: a name (= the RuntimeClass handler)
+// and how containerd finds the shim.
+
+export interface RuntimeSpec {
+  /** The runtime's name in containerd's config and the RuntimeClass handler, e.g. "wasmtime". */
+  name: string;
+  /** e.g. "io.containerd.wasmtime.v1": containerd runs `containerd-shim-wasmtime-v1` from its PATH. */
+  runtimeType: string;
+  /**
+   * Absolute path of the shim binary, for an install directory that is not on
+   * containerd's PATH (containerd's `runtime_path`).
+   */
+  runtimePath?: string;
+}
+
+/** The keys kubewasm writes in a runtime's table, in order. */
+export function runtimeValues(spec: RuntimeSpec): Record<string, string> {
+  return spec.runtimePath ? { runtime_type: spec.runtimeType, runtime_path: spec.runtimePath } : { runtime_type: spec.runtimeType };
+}
+
+/** The shim binary containerd looks for on its PATH for a runtime_type: io.containerd.wasmtime.v1 -> containerd-shim-wasmtime-v1. */
+export function shimBinaryName(runtimeType: string): string {
+  const parts = runtimeType.split('.');
+  const version = parts.pop();
+  const engine = parts.pop();
+  return `containerd-shim-${engine}-${version}`;
+}

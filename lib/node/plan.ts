@@ -1,0 +1,125 @@
+// planNode: from what is on a node and what is wanted there, decide every
+// change. Pure; applyPlan (apply.ts) performs it.
+import { planConfig, type ConfigPlan } from '../containerd/plan.js';
+import type { RuntimeSpec } from '../containerd/runtime.js';
+import type { ContainerdFacts } from '../containerd/facts.js';
+import type { ShimInfo } from '../shims/catalog.js';
+import type { InstalledRecord, InstalledShim } from './record.js';
+
+/** A verified shim binary on the machine running kubewasm. */
+export interface ShimSource {
+  shim: ShimInfo;
+  /** Path of the binary on the machine running kubewasm. */
+  localPath: string;
+  sha256: string;
+  version?: string;
+}
+
+export interface NodeDesired {
+  /** The shims wanted on the node; empty means "remove what kubewasm installed". */
+  shims: ShimSource[];
+  /** Where shim binaries go on the node; default: the setup's directory on containerd's PATH. */
+  installDir?: string;
+}
+
+export interface NodeFacts {
+  node: string;
+  containerd: ContainerdFacts;
+  record: InstalledRecord | undefined;
+  /** sha256 of each file on the node that the plan may touch (undefined: absent). */
+  fileDigests: Record<string, string | undefined>;
+}
+
+export interface Upload {
+  shim: string;
+  from: string;
+  to: string;
+  sha256: string;
+}
+
+export interface Removal {
+  path: string;
+  /** Removed only when the file still has the digest kubewasm installed. */
+  sha256: string;
+}
+
+export interface NodePlan {
+  node: string;
+  uploads: Upload[];
+  /** Shims kubewasm installed before that are no longer wanted (removed after containerd no longer uses them). */
+  removals: Removal[];
+  /** Files kubewasm installed that someone else changed since; kept, and said. */
+  keptModified: string[];
+  config: ConfigPlan;
+  restart: boolean;
+  runtimes: RuntimeSpec[];
+  /** The record after the plan is applied; undefined when nothing of kubewasm's remains. */
+  record: InstalledRecord | undefined;
+}
+
+/** The paths whose digests planNode needs in NodeFacts.fileDigests. */
+export function pathsToInspect(facts: Pick<NodeFacts, 'containerd' | 'record'>, desired: NodeDesired): string[] {
+  const dir = desired.installDir ?? facts.containerd.setup.shimDir;
+  return [...new Set([...desired.shims.map((s) => `${dir}/${s.shim.binaryName}`), ...(facts.record?.shims.map((s) => s.path) ?? [])])];
+}
+
+export function planNode(facts: NodeFacts, desired: NodeDesired, now: Date = new Date()): NodePlan {
+  const dir = desired.installDir ?? facts.containerd.setup.shimDir;
+  const onPath = dir === facts.containerd.setup.shimDir;
+  const wanted = desired.shims.map((source) => ({ source, path: `${dir}/${source.shim.binaryName}` }));
+
+  const uploads: Upload[] = wanted
+    .filter(({ source, path }) => facts.fileDigests[path] !== source.sha256)
+    .map(({ source, path }) => ({ shim: source.shim.name, from: source.localPath, to: path, sha256: source.sha256 }));
+
+  const runtimes: RuntimeSpec[] = wanted.map(({ source, path }) => ({
+    name: source.shim.runtimeName,
+    runtimeType: source.shim.runtimeType,
+    ...(onPath ? {} : { runtimePath: path }),
+  }));
+  const config = planConfig(facts.containerd.config, runtimes);
+
+  const wantedPaths = new Set(wanted.map((w) => w.path));
+  const previous = facts.record?.shims ?? [];
+  const stale = previous.filter((s) => !wantedPaths.has(s.path));
+  const removals = stale.filter((s) => facts.fileDigests[s.path] === s.sha256).map((s) => ({ path: s.path, sha256: s.sha256 }));
+  const keptModified = stale.filter((s) => facts.fileDigests[s.path] !== undefined && facts.fileDigests[s.path] !== s.sha256).map((s) => s.path);
+
+  const shims: InstalledShim[] = wanted.map(({ source, path }) => ({
+    name: source.shim.name,
+    ...(source.version ? { version: source.version } : {}),
+    path,
+    sha256: source.sha256,
+  }));
+  const record: InstalledRecord | undefined =
+    shims.length === 0 && config.registered.length === 0
+      ? undefined
+      : { formatVersion: 1, configPath: config.path, runtimes: [...config.registered, ...config.adopted], shims, updatedAt: now.toISOString() };
+
+  // A new shim binary under a registered runtime is picked up per container start; only a config change needs a restart.
+  return { node: facts.node, uploads, removals, keptModified, config, restart: config.changed, runtimes, record };
+}
+
+export function planIsEmpty(plan: NodePlan): boolean {
+  return plan.uploads.length === 0 && plan.removals.length === 0 && !plan.config.changed;
+}
+
+/** The plan as lines a person reads (--dry-run). */
+export function describePlan(plan: NodePlan): string[] {
+  const lines: string[] = [];
+  for (const u of plan.uploads) lines.push(`install ${u.shim} shim: ${u.to} (sha256 ${u.sha256.slice(0, 12)}…)`);
+  if (plan.config.changed) {
+    const action = plan.config.after === undefined ? 'remove (kubewasm created it)' : plan.config.before === undefined ? 'create' : 'edit';
+    const what = [
+      plan.config.registered.length ? `register ${plan.config.registered.join(', ')}` : '',
+      plan.config.dropped.length ? `unregister ${plan.config.dropped.join(', ')}` : '',
+    ].filter(Boolean).join('; ');
+    lines.push(`${action} ${plan.config.path} (config version ${plan.config.configVersion})${what ? `: ${what}` : ''}`);
+  }
+  for (const name of plan.config.adopted) lines.push(`keep runtime ${name}: already registered identically by hand`);
+  if (plan.restart) lines.push('restart containerd and wait for its CRI');
+  for (const r of plan.removals) lines.push(`remove ${r.path}`);
+  for (const path of plan.keptModified) lines.push(`keep ${path}: changed since kubewasm installed it`);
+  if (lines.length === 0) lines.push('nothing to do: the node already matches');
+  return lines;
+}

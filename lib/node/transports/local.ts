@@ -1,0 +1,134 @@
+// The local transport: this machine, or (for the node-installer pod) the
+// host's filesystem mounted at `root`, with programs run in the host's
+// namespaces through nsenter so that `systemctl restart containerd` reaches
+// the host's systemd and not the pod.
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { chmod, mkdir, open, rename, rm, stat } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import type { ExecOptions, ExecResult, FileInfo, NodeHost } from '../host.js';
+
+export interface LocalHostOptions {
+  /** Name shown in messages (default: "local"). */
+  name?: string;
+  /** Where the node's "/" is mounted (default "/"). */
+  root?: string;
+  /** Run programs in PID 1's namespaces (the installer pod with hostPID). */
+  nsenter?: boolean;
+}
+
+export class LocalHost implements NodeHost {
+  readonly name: string;
+  private readonly root: string;
+  private readonly nsenter: boolean;
+
+  constructor(options: LocalHostOptions = {}) {
+    this.name = options.name ?? 'local';
+    this.root = options.root ?? '/';
+    this.nsenter = options.nsenter ?? false;
+  }
+
+  private resolve(nodePath: string): string {
+    if (!path.isAbsolute(nodePath)) throw new Error(`node paths must be absolute, got '${nodePath}'`);
+    return path.join(this.root, nodePath);
+  }
+
+  async readFile(nodePath: string): Promise<Buffer | undefined> {
+    try {
+      return await readFile(this.resolve(nodePath));
+    } catch (err) {
+      if (isErrno(err, 'ENOENT')) return undefined;
+      throw err;
+    }
+  }
+
+  async writeFileAtomic(nodePath: string, data: Buffer | string, mode = 0o644): Promise<void> {
+    const target = this.resolve(nodePath);
+    const temp = path.join(path.dirname(target), `.${path.basename(target)}.kubewasm-${randomBytes(4).toString('hex')}`);
+    const handle = await open(temp, 'wx', mode);
+    try {
+      await handle.writeFile(data);
+      await handle.sync();
+    } catch (err) {
+      await handle.close();
+      await rm(temp, { force: true });
+      throw err;
+    }
+    await handle.close();
+    try {
+      await chmod(temp, mode); // open() applies the umask; the caller's mode is what it asked for
+      await rename(temp, target);
+    } catch (err) {
+      await rm(temp, { force: true });
+      throw err;
+    }
+  }
+
+  async removeFile(nodePath: string): Promise<void> {
+    await rm(this.resolve(nodePath), { force: true });
+  }
+
+  async stat(nodePath: string): Promise<FileInfo | undefined> {
+    try {
+      const info = await stat(this.resolve(nodePath));
+      return { mode: info.mode & 0o7777, size: info.size, isDirectory: info.isDirectory() };
+    } catch (err) {
+      if (isErrno(err, 'ENOENT')) return undefined;
+      throw err;
+    }
+  }
+
+  async mkdirp(nodePath: string, mode = 0o755): Promise<void> {
+    await mkdir(this.resolve(nodePath), { recursive: true, mode });
+  }
+
+  exec(argv: string[], options: ExecOptions = {}): Promise<ExecResult> {
+    const full = this.nsenter ? ['nsenter', '-t', '1', '-m', '-u', '-i', '-n', '-p', '--', ...argv] : argv;
+    return runProcess(full, options);
+  }
+
+  async close(): Promise<void> {}
+}
+
+/** Runs a program to completion and collects its output; never throws for a non-zero exit. */
+export function runProcess(argv: string[], options: ExecOptions = {}): Promise<ExecResult> {
+  const [command, ...args] = argv;
+  if (!command) return Promise.reject(new Error('exec: empty command'));
+  return new Promise((resolve) => {
+    const child = spawn(command, args, {
+      env: { ...process.env, ...options.env },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    const stdout: Buffer[] = [];
+    const stderr: Buffer[] = [];
+    let timedOut = false;
+    const timer = options.timeoutMs
+      ? setTimeout(() => {
+          timedOut = true;
+          child.kill('SIGKILL');
+        }, options.timeoutMs)
+      : undefined;
+    child.stdout.on('data', (chunk: Buffer) => stdout.push(chunk));
+    child.stderr.on('data', (chunk: Buffer) => stderr.push(chunk));
+    child.on('error', (err: NodeJS.ErrnoException) => {
+      if (timer) clearTimeout(timer);
+      // Like a shell: 127 for a program that is not there.
+      resolve({ code: err.code === 'ENOENT' ? 127 : 126, stdout: '', stderr: `${command}: ${err.message}` });
+    });
+    child.on('close', (code) => {
+      if (timer) clearTimeout(timer);
+      resolve({
+        code: timedOut ? 124 : (code ?? 128),
+        stdout: Buffer.concat(stdout).toString('utf8'),
+        stderr: Buffer.concat(stderr).toString('utf8') + (timedOut ? `\n${command}: timed out after ${options.timeoutMs} ms` : ''),
+      });
+    });
+    child.stdin.on('error', () => {}); // a program that exits without reading its input is not an error here
+    child.stdin.end(options.input ?? '');
+  });
+}
+
+function isErrno(err: unknown, code: string): boolean {
+  return typeof err === 'object' && err !== null && (err as NodeJS.ErrnoException).code === code;
+}
