@@ -38,6 +38,7 @@ export async function readContainerdFacts(host: NodeHost, overrides: SetupOverri
     content,
     containerd: version,
     ...(rendered ? { renderedBase: rendered.toString('utf8') } : {}),
+    ...(setup.flavour === 'k3s' || setup.flavour === 'rke2' ? { autoRegistersShims: true } : {}),
   };
   return { setup, version, config };
 }

@@ -3,7 +3,7 @@
 import { KubewasmError } from '../errors.js';
 import { findBlock, removeBlock, renderBlock, replaceBlock, type RuntimeTable } from './block.js';
 import { runtimeValues, type RuntimeSpec } from './runtime.js';
-import { getPath, isTable, parseToml, type TomlScalar, type TomlTable } from './toml.js';
+import { formatKey, getPath, isTable, parseToml, type TomlScalar, type TomlTable } from './toml.js';
 import { formatVersion, maxConfigVersion, runtimesTablePath, type ContainerdVersion } from './version.js';
 
 export type ConfigFileKind =
@@ -25,6 +25,12 @@ export interface ConfigFacts {
    * containerd will read.
    */
   renderedBase?: string;
+  /**
+   * k3s and rke2 register the Wasm shims they find on their PATH themselves
+   * (as "wasmtime", "spin", …) when they render config.toml. Writing the same
+   * runtime into the template as well would define its table twice.
+   */
+  autoRegistersShims?: boolean;
 }
 
 export interface ConfigPlan {
@@ -40,6 +46,8 @@ export interface ConfigPlan {
   adopted: string[];
   /** Runtimes kubewasm's block registered before and no longer does. */
   dropped: string[];
+  /** Runtimes the distribution registers itself at its next restart (k3s, rke2); kubewasm only puts the binary on its PATH. */
+  autoRegistered: string[];
 }
 
 export const K3S_TEMPLATE_BASE = '{{ template "base" . }}\n';
@@ -57,10 +65,12 @@ export function planConfig(facts: ConfigFacts, runtimes: RuntimeSpec[]): ConfigP
   const previouslyRegistered = text !== undefined && existing ? runtimesInBlock(text, existing, tablePath, where) : [];
 
   const adopted: string[] = [];
+  const autoRegistered: string[] = [];
   const toRegister: RuntimeSpec[] = [];
   for (const spec of dedupe(runtimes, where)) {
     const theirs = isTable(userRuntimes) ? userRuntimes[spec.name] : undefined;
-    if (theirs === undefined) toRegister.push(spec);
+    if (theirs === undefined && facts.autoRegistersShims && !spec.runtimePath) autoRegistered.push(spec.name);
+    else if (theirs === undefined) toRegister.push(spec);
     else if (sameRuntime(theirs, spec)) adopted.push(spec.name);
     else throw conflict(spec, theirs, where, facts.kind);
   }
@@ -85,6 +95,7 @@ export function planConfig(facts: ConfigFacts, runtimes: RuntimeSpec[]): ConfigP
     registered: toRegister.map((s) => s.name),
     adopted,
     dropped: previouslyRegistered.filter((name) => !toRegister.some((s) => s.name === name)),
+    autoRegistered,
   };
 }
 
@@ -137,7 +148,8 @@ function checkVersion(declared: unknown, facts: ConfigFacts, readable: number): 
 
 function sameRuntime(theirs: unknown, spec: RuntimeSpec): boolean {
   if (!isTable(theirs)) return false;
-  return theirs['runtime_type'] === spec.runtimeType && (theirs['runtime_path'] ?? undefined) === spec.runtimePath;
+  const path = theirs['runtime_path'] === '' ? undefined : theirs['runtime_path']; // containerd's defaults write ""
+  return theirs['runtime_type'] === spec.runtimeType && path === spec.runtimePath;
 }
 
 function conflict(spec: RuntimeSpec, theirs: unknown, where: string, kind: ConfigFileKind): KubewasmError {
@@ -172,9 +184,9 @@ function checkResult(facts: ConfigFacts, afterText: string, userText: string | u
     const inline = findInlineTable(userText ?? facts.renderedBase ?? '', tables[0]!.keys);
     if (inline) {
       throw new KubewasmError({
-        what: `'${inline}' is written as an inline table (${inline.split('.').pop()} = { ... }); TOML cannot extend an inline table, so kubewasm cannot add its runtimes there`,
+        what: `'${inline.table}' is written as an inline table (${inline.key} = { ... }); TOML cannot extend an inline table, so kubewasm cannot add its runtimes there`,
         where,
-        fix: `rewrite '${inline}' as [${inline}] table sections, then run kubewasm again; kubewasm left the file untouched`,
+        fix: `rewrite '${inline.table}' as [${inline.table}] table sections, then run kubewasm again; kubewasm left the file untouched`,
       });
     }
     throw new KubewasmError({ what: `adding kubewasm's runtimes would make the config invalid: ${(err as Error).message}`, where, fix: 'check the file for tables kubewasm would define again, fix it by hand, and run kubewasm again', cause: err });
@@ -187,14 +199,12 @@ function checkResult(facts: ConfigFacts, afterText: string, userText: string | u
   }
 }
 
-/** The dotted name of the first table on the path that the text defines inline (`key = {`). */
-function findInlineTable(text: string, keys: string[]): string | undefined {
+/** The first table on the path that the text defines inline (`key = {`): its dotted name and its own key. */
+function findInlineTable(text: string, keys: string[]): { table: string; key: string } | undefined {
   for (let i = 1; i < keys.length; i++) {
     const key = keys[i - 1]!;
     const pattern = new RegExp(`^\\s*(?:"${escapeRegExp(key)}"|${escapeRegExp(key)})\\s*=\\s*\\{`, 'm');
-    if (pattern.test(text)) return keys.slice(0, i).join('.');
-    const dotted = new RegExp(`(?:^|[.\\s])"?${escapeRegExp(key)}"?\\s*=\\s*\\{`, 'm');
-    if (dotted.test(text)) return keys.slice(0, i).join('.');
+    if (pattern.test(text)) return { table: keys.slice(0, i).map(formatKey).join('.'), key: formatKey(key) };
   }
   return undefined;
 }

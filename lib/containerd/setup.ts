@@ -63,7 +63,8 @@ export function defaultSetup(facts: SetupFacts): ContainerdSetup {
         binary: `/var/lib/rancher/${facts.flavour}/data/current/bin/containerd`,
         address: `/run/k3s/containerd/containerd.sock`,
         restart: { kind: 'systemd', unit: facts.serviceUnit ?? (facts.flavour === 'k3s' ? 'k3s' : 'rke2-server') },
-        shimDir: `/var/lib/rancher/${facts.flavour}/data/current/bin`,
+        // On the service's PATH, and not in data/current, which an upgrade replaces.
+        shimDir: '/usr/local/bin',
       };
     }
     case 'microk8s':

@@ -63,11 +63,13 @@ export async function applyPlan(host: NodeHost, plan: NodePlan, setup: Container
     if (!existed) newFiles.push(upload.to);
   }
 
-  if (plan.config.changed) {
+  if (plan.restart) {
     const journal = await writeJournal(host, stateDir, plan);
     try {
-      step(`${plan.config.after === undefined ? 'remove' : 'write'} ${plan.config.path}`);
-      await writeConfig(host, plan.config.path, plan.config.after);
+      if (plan.config.changed) {
+        step(`${plan.config.after === undefined ? 'remove' : 'write'} ${plan.config.path}`);
+        await writeConfig(host, plan.config.path, plan.config.after);
+      }
       step('restart containerd');
       await restartContainerd(host, setup);
       step("wait for containerd's CRI");

@@ -94,14 +94,16 @@ export function planNode(facts: NodeFacts, desired: NodeDesired, now: Date = new
   const record: InstalledRecord | undefined =
     shims.length === 0 && config.registered.length === 0
       ? undefined
-      : { formatVersion: 1, configPath: config.path, runtimes: [...config.registered, ...config.adopted], shims, updatedAt: now.toISOString() };
+      : { formatVersion: 1, configPath: config.path, runtimes: [...config.registered, ...config.adopted, ...config.autoRegistered], shims, updatedAt: now.toISOString() };
 
-  // A new shim binary under a registered runtime is picked up per container start; only a config change needs a restart.
-  return { node: facts.node, uploads, removals, keptModified, config, restart: config.changed, runtimes, record };
+  // A new shim binary under a registered runtime is picked up per container start; a config change needs a
+  // restart, and so does a shim that k3s/rke2 will only register when they render their config again.
+  const restart = config.changed || config.autoRegistered.length > 0;
+  return { node: facts.node, uploads, removals, keptModified, config, restart, runtimes, record };
 }
 
 export function planIsEmpty(plan: NodePlan): boolean {
-  return plan.uploads.length === 0 && plan.removals.length === 0 && !plan.config.changed;
+  return plan.uploads.length === 0 && plan.removals.length === 0 && !plan.restart;
 }
 
 /** The plan as lines a person reads (--dry-run). */
@@ -116,6 +118,7 @@ export function describePlan(plan: NodePlan): string[] {
     ].filter(Boolean).join('; ');
     lines.push(`${action} ${plan.config.path} (config version ${plan.config.configVersion})${what ? `: ${what}` : ''}`);
   }
+  for (const name of plan.config.autoRegistered) lines.push(`let ${name} be registered by the distribution itself (its shim is on its PATH)`);
   for (const name of plan.config.adopted) lines.push(`keep runtime ${name}: already registered identically by hand`);
   if (plan.restart) lines.push('restart containerd and wait for its CRI');
   for (const r of plan.removals) lines.push(`remove ${r.path}`);

@@ -1,0 +1,259 @@
+import { readFileSync } from 'node:fs';
+import { parse } from 'smol-toml';
+import { describe, expect, it } from 'vitest';
+import { planConfig, type ConfigFacts } from '../../lib/containerd/plan.js';
+import type { RuntimeSpec } from '../../lib/containerd/runtime.js';
+import { getPath } from '../../lib/containerd/toml.js';
+import { KubewasmError } from '../../lib/errors.js';
+
+const fixture = (name: string) => readFileSync(new URL(`../fixtures/containerd/${name}`, import.meta.url));
+const V1_6 = { major: 1, minor: 6, patch: 20 };
+const V2_2 = { major: 2, minor: 2, patch: 9 };
+const V2_4 = { major: 2, minor: 4, patch: 2 };
+
+const wasmtime: RuntimeSpec = { name: 'wasmtime', runtimeType: 'io.containerd.wasmtime.v1' };
+const spin: RuntimeSpec = { name: 'spin', runtimeType: 'io.containerd.spin.v2' };
+const V2_TABLE = ['plugins', 'io.containerd.grpc.v1.cri', 'containerd', 'runtimes'];
+const V3_TABLE = ['plugins', 'io.containerd.cri.v1.runtime', 'containerd', 'runtimes'];
+
+function facts(content: Buffer | string | undefined, containerd = V2_2, extra: Partial<ConfigFacts> = {}): ConfigFacts {
+  return { path: '/etc/containerd/config.toml', kind: 'toml', content: typeof content === 'string' ? Buffer.from(content) : content, containerd, ...extra };
+}
+
+function errorOf(fn: () => unknown): KubewasmError {
+  try {
+    fn();
+  } catch (err) {
+    expect(err).toBeInstanceOf(KubewasmError);
+    return err as KubewasmError;
+  }
+  throw new Error('expected an error');
+}
+
+const realConfigs = [
+  { file: 'containerd-1.6.20-default.toml', containerd: V1_6, version: 2, table: V2_TABLE, systemd: false },
+  { file: 'containerd-2.2.9-default.toml', containerd: V2_2, version: 3, table: V3_TABLE, systemd: false },
+  { file: 'containerd-2.4.2-default.toml', containerd: V2_4, version: 4, table: V3_TABLE, systemd: false },
+  { file: 'kind-node-config.toml', containerd: V2_2, version: 2, table: V2_TABLE, systemd: true },
+  { file: 'microk8s-containerd-template.toml', containerd: V1_6, version: 2, table: V2_TABLE, systemd: undefined },
+];
+
+describe.each(realConfigs)('planConfig on $file', ({ file, containerd, version, table, systemd }) => {
+  const original = fixture(file);
+  const plan = planConfig(facts(original, containerd), [wasmtime, spin]);
+  const after = plan.after!;
+
+  it('registers the runtimes under the table of the version the file declares', () => {
+    expect(plan.changed).toBe(true);
+    expect(plan.configVersion).toBe(version);
+    expect(plan.registered).toEqual(['wasmtime', 'spin']);
+    const parsed = parse(after.toString()) as Record<string, unknown>;
+    expect(getPath(parsed, [...table, 'wasmtime', 'runtime_type'])).toBe('io.containerd.wasmtime.v1');
+    expect(getPath(parsed, [...table, 'spin', 'runtime_type'])).toBe('io.containerd.spin.v2');
+  });
+
+  it("keeps every byte of the user's file and only appends kubewasm's block", () => {
+    expect(after.subarray(0, original.length).equals(original)).toBe(true);
+    expect(after.toString().slice(original.length)).toMatch(/^\n# BEGIN kubewasm[^\n]*\n[\s\S]*\n# END kubewasm\n$/);
+  });
+
+  it("copies runc's SystemdCgroup setting into each Wasm runtime", () => {
+    const parsed = parse(after.toString()) as Record<string, unknown>;
+    expect(getPath(parsed, [...table, 'wasmtime', 'options', 'SystemdCgroup'])).toBe(systemd);
+  });
+
+  it('changes nothing when applied a second time', () => {
+    const again = planConfig(facts(after, containerd), [wasmtime, spin]);
+    expect(again.changed).toBe(false);
+    expect(again.after!.equals(after)).toBe(true);
+  });
+
+  it('gives back the original bytes exactly on removal', () => {
+    const removal = planConfig(facts(after, containerd), []);
+    expect(removal.changed).toBe(true);
+    expect(removal.dropped.sort()).toEqual(['spin', 'wasmtime']);
+    expect(removal.after!.equals(original)).toBe(true);
+  });
+
+  it('drops one runtime and keeps the other when the wanted set shrinks', () => {
+    const shrink = planConfig(facts(after, containerd), [wasmtime]);
+    expect(shrink.dropped).toEqual(['spin']);
+    expect(shrink.after!.subarray(0, original.length).equals(original)).toBe(true);
+    const parsed = parse(shrink.after!.toString()) as Record<string, unknown>;
+    expect(getPath(parsed, [...table, 'spin'])).toBeUndefined();
+    expect(getPath(parsed, [...table, 'wasmtime', 'runtime_type'])).toBe('io.containerd.wasmtime.v1');
+  });
+});
+
+describe('planConfig: missing file', () => {
+  it('creates a minimal file of the version the binary writes, and removes it again', () => {
+    for (const [containerd, version] of [[V1_6, 2], [V2_2, 3], [V2_4, 4]] as const) {
+      const plan = planConfig(facts(undefined, containerd), [wasmtime]);
+      expect(plan.configVersion).toBe(version);
+      expect(plan.after!.toString()).toMatch(new RegExp(`^version = ${version}\\n\\n# BEGIN kubewasm[^\\n]*kubewasm created this file`));
+      const removal = planConfig(facts(plan.after, containerd), []);
+      expect(removal.after).toBeUndefined();
+      expect(removal.changed).toBe(true);
+    }
+  });
+
+  it('leaves a missing file missing when nothing is wanted', () => {
+    const plan = planConfig(facts(undefined), []);
+    expect(plan.changed).toBe(false);
+    expect(plan.after).toBeUndefined();
+  });
+
+  it('keeps a created file whose user part was edited since', () => {
+    const created = planConfig(facts(undefined), [wasmtime]).after!.toString();
+    const edited = created.replace('version = 3\n', 'version = 3\nroot = "/data/containerd"\n');
+    const removal = planConfig(facts(edited), []);
+    expect(removal.after!.toString()).toBe('version = 3\nroot = "/data/containerd"\n');
+  });
+});
+
+describe('planConfig: what is already there', () => {
+  it('adopts a runtime the user registered identically and writes nothing for it', () => {
+    const text = `version = 2\n[plugins."io.containerd.grpc.v1.cri".containerd.runtimes.wasmtime]\n  runtime_type = "io.containerd.wasmtime.v1"\n  runtime_path = ""\n`;
+    const plan = planConfig(facts(text, V1_6), [wasmtime]);
+    expect(plan.adopted).toEqual(['wasmtime']);
+    expect(plan.changed).toBe(false);
+    expect(plan.after!.toString()).toBe(text);
+  });
+
+  it('refuses a runtime of the same name that the user registered differently', () => {
+    const text = `version = 2\n[plugins."io.containerd.grpc.v1.cri".containerd.runtimes.wasmtime]\n  runtime_type = "io.containerd.runc.v2"\n`;
+    const error = errorOf(() => planConfig(facts(text, V1_6), [wasmtime]));
+    expect(error.what).toContain(`runtime 'wasmtime' is already registered with runtime_type "io.containerd.runc.v2"`);
+    expect(error.where).toBe('/etc/containerd/config.toml');
+    expect(error.fix).toContain('remove or rename');
+  });
+
+  it('keeps text the user added after the block, and replaces the block in place', () => {
+    const first = planConfig(facts('version = 3\n'), [wasmtime]).after!.toString();
+    const withTail = `${first}# user tail\n[plugins."io.containerd.cri.v1.runtime".containerd.runtimes.other]\n  runtime_type = "io.containerd.runc.v2"\n`;
+    const second = planConfig(facts(withTail), [wasmtime, spin]).after!.toString();
+    expect(second.endsWith('# user tail\n[plugins."io.containerd.cri.v1.runtime".containerd.runtimes.other]\n  runtime_type = "io.containerd.runc.v2"\n')).toBe(true);
+    expect(planConfig(facts(second), []).after!.toString()).toBe(`version = 3\n# user tail\n[plugins."io.containerd.cri.v1.runtime".containerd.runtimes.other]\n  runtime_type = "io.containerd.runc.v2"\n`);
+  });
+
+  it('restores a file that had no final newline', () => {
+    const text = 'version = 3\nroot = "/var/lib/containerd"';
+    const after = planConfig(facts(text), [wasmtime]).after!;
+    expect(planConfig(facts(after), []).after!.toString()).toBe(text);
+  });
+
+  it('keeps CRLF line endings of the user part', () => {
+    const text = 'version = 3\r\nroot = "/var/lib/containerd"\r\n';
+    const after = planConfig(facts(text), [wasmtime]).after!;
+    expect(planConfig(facts(after), []).after!.toString()).toBe(text);
+  });
+
+  it('registers an install directory off the PATH with runtime_path', () => {
+    const plan = planConfig(facts('version = 3\n'), [{ ...wasmtime, runtimePath: '/home/kubernetes/bin/containerd-shim-wasmtime-v1' }]);
+    const parsed = parse(plan.after!.toString()) as Record<string, unknown>;
+    expect(getPath(parsed, [...V3_TABLE, 'wasmtime', 'runtime_path'])).toBe('/home/kubernetes/bin/containerd-shim-wasmtime-v1');
+  });
+
+  it('writes a version 2 table for a version 2 file on containerd 2.x, which migrates it', () => {
+    const plan = planConfig(facts(fixture('kind-node-config.toml'), V2_4), [wasmtime]);
+    expect(plan.configVersion).toBe(2);
+    expect(plan.after!.toString()).toContain('[plugins."io.containerd.grpc.v1.cri".containerd.runtimes.wasmtime]');
+  });
+});
+
+describe('planConfig: bad input leaves the file untouched with a clear error', () => {
+  it('malformed TOML: says the line', () => {
+    const error = errorOf(() => planConfig(facts('version = 3\n[plugins\nfoo = 1\n'), [wasmtime]));
+    expect(error.what).toMatch(/not valid TOML at line 2/);
+    expect(error.fix).toContain('untouched');
+  });
+
+  it('version 1 (no version key): refused with how to migrate', () => {
+    const error = errorOf(() => planConfig(facts('[plugins.cri.containerd]\n  snapshotter = "overlayfs"\n', V1_6), [wasmtime]));
+    expect(error.what).toContain('version 1');
+    expect(error.fix).toContain('containerd config migrate');
+  });
+
+  it('a version this containerd cannot read (kind v0.31 wrote 4 for a 2.2)', () => {
+    const error = errorOf(() => planConfig(facts(fixture('containerd-2.4.2-default.toml'), V2_2), [wasmtime]));
+    expect(error.what).toBe("the file declares config version 4, but this node's containerd 2.2.9 reads only up to version 3; containerd will not start with it");
+  });
+
+  it('plugins written as an inline table', () => {
+    const text = 'version = 2\nplugins = { "io.containerd.grpc.v1.cri" = { sandbox_image = "pause:3.9" } }\n';
+    const error = errorOf(() => planConfig(facts(text, V1_6), [wasmtime]));
+    expect(error.what).toContain("'plugins' is written as an inline table");
+    expect(error.fix).toContain('[plugins]');
+  });
+
+  it('a deeper inline table (containerd = { … })', () => {
+    const text = 'version = 2\n[plugins."io.containerd.grpc.v1.cri"]\n  containerd = { snapshotter = "overlayfs" }\n';
+    const error = errorOf(() => planConfig(facts(text, V1_6), [wasmtime]));
+    expect(error.what).toContain(`'plugins."io.containerd.grpc.v1.cri".containerd' is written as an inline table`);
+  });
+
+  it('not UTF-8', () => {
+    const error = errorOf(() => planConfig(facts(Buffer.from([0x76, 0x65, 0x72, 0xff, 0x0a])), [wasmtime]));
+    expect(error.what).toContain('not valid UTF-8');
+  });
+
+  it("a damaged kubewasm block (END line deleted by hand)", () => {
+    const after = planConfig(facts('version = 3\n'), [wasmtime]).after!.toString().replace('# END kubewasm\n', '');
+    const error = errorOf(() => planConfig(facts(after), []));
+    expect(error.what).toContain("kubewasm's block is damaged");
+  });
+
+  it('an unknown config version', () => {
+    expect(errorOf(() => planConfig(facts('version = 7\n'), [wasmtime])).what).toContain('unknown config version 7');
+  });
+
+  it('the same runtime asked for twice with different settings is bad usage', () => {
+    const error = errorOf(() => planConfig(facts('version = 3\n'), [wasmtime, { ...wasmtime, runtimeType: 'io.containerd.wasmer.v1' }]));
+    expect(error.exitCode).toBe(2);
+  });
+});
+
+describe('planConfig: k3s templates', () => {
+  const k3s = (content: string | undefined, rendered: string, extra: Partial<ConfigFacts> = {}): ConfigFacts => ({
+    path: '/var/lib/rancher/k3s/agent/etc/containerd/config.toml.tmpl',
+    kind: 'k3s-template',
+    content: content === undefined ? undefined : Buffer.from(content),
+    containerd: { major: 1, minor: 7, patch: 23 },
+    renderedBase: rendered,
+    ...extra,
+  });
+  const base = fixture('k3s-config.toml').toString();
+  const baseWithWasmtime = fixture('k3s-config-with-wasmtime.toml').toString();
+  const userTemplate = fixture('k3s-config.toml.tmpl').toString();
+
+  it('lets k3s register a shim on its PATH itself: no template, a restart', () => {
+    const plan = planConfig(k3s(undefined, base, { autoRegistersShims: true }), [wasmtime]);
+    expect(plan.autoRegistered).toEqual(['wasmtime']);
+    expect(plan.changed).toBe(false);
+    expect(plan.after).toBeUndefined();
+  });
+
+  it('adopts what k3s already registered', () => {
+    const plan = planConfig(k3s(undefined, baseWithWasmtime, { autoRegistersShims: true }), [wasmtime]);
+    expect(plan.adopted).toEqual(['wasmtime']);
+    expect(plan.autoRegistered).toEqual([]);
+  });
+
+  it('creates a template from the base template for a runtime off the PATH, and removes it again', () => {
+    const plan = planConfig(k3s(undefined, base, { autoRegistersShims: true }), [{ ...wasmtime, runtimePath: '/opt/wasm/containerd-shim-wasmtime-v1' }]);
+    expect(plan.after!.toString()).toMatch(/^\{\{ template "base" \. \}\}\n\n# BEGIN kubewasm/);
+    expect(planConfig(k3s(plan.after!.toString(), base), []).after).toBeUndefined();
+  });
+
+  it("appends to the admin's template and keeps it byte for byte", () => {
+    const plan = planConfig(k3s(userTemplate, base), [spin]);
+    expect(plan.after!.toString().startsWith(userTemplate)).toBe(true);
+    expect(planConfig(k3s(plan.after!.toString(), base), []).after!.toString()).toBe(userTemplate);
+  });
+
+  it('refuses a frozen copy of a generated config as template', () => {
+    const error = errorOf(() => planConfig(k3s(base, base), [spin]));
+    expect(error.what).toContain('frozen copy');
+    expect(error.fix).toContain('{{ template "base" . }}');
+  });
+});
