@@ -77,6 +77,7 @@ export function planConfig(facts: ConfigFacts, runtimes: RuntimeSpec[]): ConfigP
 
   const options = runcOptionsToCopy(userRuntimes);
   const tables: RuntimeTable[] = toRegister.map((spec) => ({ keys: [...tablePath, spec.name], values: runtimeValues(spec), options }));
+  if (tables.length > 0 && losesDefaultRuntime(facts, userConfig, userRuntimes)) tables.unshift(DEFAULT_RUNC_TABLE);
 
   const base = userText ?? initialContent(facts.kind, configVersion);
   let afterText: string | undefined;
@@ -94,7 +95,7 @@ export function planConfig(facts: ConfigFacts, runtimes: RuntimeSpec[]): ConfigP
     configVersion,
     registered: toRegister.map((s) => s.name),
     adopted,
-    dropped: previouslyRegistered.filter((name) => !toRegister.some((s) => s.name === name)),
+    dropped: previouslyRegistered.filter((name) => name !== 'runc' && !toRegister.some((s) => s.name === name)),
     autoRegistered,
   };
 }
@@ -160,6 +161,26 @@ function conflict(spec: RuntimeSpec, theirs: unknown, where: string, kind: Confi
     where: kind === 'k3s-template' ? `${where} (rendered config)` : where,
     fix: `remove or rename your '${spec.name}' runtime in the config, or keep it and do not ask kubewasm for '${spec.name}'`,
   });
+}
+
+/**
+ * containerd 1.x replaces its default `runtimes` map (which holds runc) with
+ * the file's as soon as the file defines any runtime: a file that relied on
+ * the default runc would lose it, and the CRI plugin would refuse to load
+ * ("no corresponding runtime configured in containerd.runtimes for
+ * default_runtime_name runc"). 2.x merges the maps. So on 1.x kubewasm's
+ * block carries containerd's own default runc entry when the file has none.
+ */
+const DEFAULT_RUNC_TABLE: RuntimeTable = {
+  keys: ['plugins', 'io.containerd.grpc.v1.cri', 'containerd', 'runtimes', 'runc'],
+  values: { runtime_type: 'io.containerd.runc.v2' },
+  options: {},
+};
+
+function losesDefaultRuntime(facts: ConfigFacts, userConfig: TomlTable, userRuntimes: unknown): boolean {
+  if (facts.containerd.major >= 2 || facts.kind !== 'toml') return false;
+  const defaultName = getPath(userConfig, ['plugins', 'io.containerd.grpc.v1.cri', 'containerd', 'default_runtime_name']) ?? 'runc';
+  return defaultName === 'runc' && !(isTable(userRuntimes) && isTable(userRuntimes['runc']));
 }
 
 /** runwasi shims default to cgroupfs; a node whose runc uses systemd cgroups needs the same for its Wasm runtimes. */

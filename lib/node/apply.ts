@@ -65,22 +65,39 @@ export async function applyPlan(host: NodeHost, plan: NodePlan, setup: Container
 
   if (plan.restart) {
     const journal = await writeJournal(host, stateDir, plan);
+    let configWritten = false;
     try {
       if (plan.config.changed) {
         step(`${plan.config.after === undefined ? 'remove' : 'write'} ${plan.config.path}`);
         await writeConfig(host, plan.config.path, plan.config.after);
+        configWritten = true;
       }
       step('restart containerd');
       await restartContainerd(host, setup);
       step("wait for containerd's CRI");
       await waitForCri(host, setup, { present: plan.runtimes.map((r) => r.name), absent: plan.config.dropped }, options.criTimeoutMs);
     } catch (err) {
-      const failure = asKubewasmError(err, undefined);
-      step(`failed (${failure.what}); restoring the previous config`);
-      await rollback(host, setup, journal, plan.config.before, options);
+      const failure = asKubewasmError(err);
+      let undone = 'nothing on the node was changed';
+      if (configWritten) {
+        step(`failed (${failure.what}); restoring the previous config`);
+        try {
+          await rollback(host, setup, journal, plan.config.before, options);
+          undone = 'the previous config was restored and containerd restarted';
+        } catch (rollbackError) {
+          // Keep the journal: the next run retries the rollback before anything else.
+          for (const path of newFiles) await host.removeFile(path);
+          throw new KubewasmError({
+            what: `${failure.what}; restoring the previous config failed too: ${asKubewasmError(rollbackError).what}`,
+            where: failure.where ?? host.name,
+            fix: `fix the node, then run kubewasm again: it restores ${plan.config.path} from ${journal.backupPath ?? '(no file)'} first`,
+            cause: err,
+          });
+        }
+      }
       for (const path of newFiles) await host.removeFile(path);
       await host.removeFile(journalPath(stateDir));
-      throw new KubewasmError({ what: `${failure.what}; the previous config was restored and containerd restarted`, where: failure.where ?? host.name, fix: failure.fix ?? 'see containerd\'s log on the node', cause: err });
+      throw new KubewasmError({ what: `${failure.what}; ${undone}`, where: failure.where ?? host.name, fix: failure.fix ?? "see containerd's log on the node", cause: err });
     }
   }
 
@@ -109,10 +126,20 @@ async function uploadVerified(host: NodeHost, from: string, to: string, sha256: 
 }
 
 async function writeConfig(host: NodeHost, path: string, content: Buffer | undefined): Promise<void> {
-  if (content === undefined) return host.removeFile(path);
-  const mode = (await host.stat(path))?.mode ?? 0o644;
-  await host.mkdirp(path.slice(0, path.lastIndexOf('/')) || '/');
-  await host.writeFileAtomic(path, content, mode);
+  try {
+    if (content === undefined) return await host.removeFile(path);
+    const mode = (await host.stat(path))?.mode ?? 0o644;
+    await host.mkdirp(path.slice(0, path.lastIndexOf('/')) || '/');
+    await host.writeFileAtomic(path, content, mode);
+  } catch (err) {
+    const reason = (err as NodeJS.ErrnoException).code === 'EROFS' ? 'its file system is read-only' : (err as Error).message;
+    throw new KubewasmError({
+      what: `cannot write the containerd config: ${reason}`,
+      where: `${host.name}:${path}`,
+      fix: 'make the file writable for root, or point --config at the file containerd reads on this node (some distributions keep it elsewhere)',
+      cause: err,
+    });
+  }
 }
 
 function journalPath(stateDir: string): string {

@@ -97,6 +97,15 @@ describe('planConfig: missing file', () => {
     }
   });
 
+  it("carries containerd's default runc on 1.x, which would otherwise lose it, and not on 2.x", () => {
+    const v1 = parse(planConfig(facts('version = 2\n', V1_6), [wasmtime]).after!.toString()) as Record<string, unknown>;
+    expect(getPath(v1, [...V2_TABLE, 'runc', 'runtime_type'])).toBe('io.containerd.runc.v2');
+    const v2 = parse(planConfig(facts('version = 2\n', V2_2), [wasmtime]).after!.toString()) as Record<string, unknown>;
+    expect(getPath(v2, [...V2_TABLE, 'runc'])).toBeUndefined();
+    const defined = parse(planConfig(facts(fixture('kind-node-config.toml'), V1_6), [wasmtime]).after!.toString()) as Record<string, unknown>;
+    expect(getPath(defined, [...V2_TABLE, 'runc', 'base_runtime_spec'])).toBe('/etc/containerd/cri-base.json');
+  });
+
   it('leaves a missing file missing when nothing is wanted', () => {
     const plan = planConfig(facts(undefined), []);
     expect(plan.changed).toBe(false);

@@ -1,0 +1,15 @@
+// Lets Node run the project's TypeScript sources directly (type stripping):
+// an import of "./x.js" that does not exist resolves to "./x.ts", as tsc maps it.
+// Usage: node --import ./scripts/lab/images/ts-resolve.mjs some.ts
+import { registerHooks } from 'node:module';
+
+registerHooks({
+  resolve(specifier, context, nextResolve) {
+    try {
+      return nextResolve(specifier, context);
+    } catch (err) {
+      if (/^\.{1,2}\/.*\.js$/.test(specifier)) return nextResolve(`${specifier.slice(0, -3)}.ts`, context);
+      throw err;
+    }
+  },
+});
