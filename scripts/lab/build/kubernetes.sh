@@ -35,8 +35,9 @@ go mod edit -go="$(sed -n 's/^go \(.*\)/\1/p' "$kube_mod")"
 sed -n 's/^godebug \(.*\)/\1/p' "$kube_mod" | while read -r d; do go mod edit -godebug="$d"; done
 go get "${pkgs[@]/%/@$version}"
 
-# The ldflags and tags hack/lib/{version,golang}.sh use for a release build.
-build_date="$(go mod download -json "k8s.io/kubernetes@$version" | sed -n 's/.*"Time": "\(.*\)".*/\1/p')"
+# The ldflags and tags hack/lib/{version,golang}.sh use for a release build;
+# buildDate is the release's date on the module proxy, so rebuilds are identical.
+build_date="$(go list -m -f '{{.Time.UTC.Format "2006-01-02T15:04:05Z"}}' "k8s.io/kubernetes@$version" || true)"
 ldflags="-s -w"
 for p in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
   ldflags+=" -X $p.gitVersion=$version -X $p.gitMajor=1 -X $p.gitMinor=$minor"

@@ -65,7 +65,7 @@ build_finish() {
 # module proxy (it is published there as module golang.org/toolchain).
 ensure_go() {
   local minor
-  minor="$(go env GOVERSION 2>/dev/null | sed -n 's/^go1\.\([0-9]*\).*/\1/p')"
+  minor="$(go env GOVERSION 2>/dev/null | sed -n 's/^go1\.\([0-9]*\).*/\1/p')" || minor=""
   if [ -n "$minor" ] && [ "$minor" -ge "$GO_MIN_MINOR" ]; then return 0; fi
   local dir="$KUBEWASM_CACHE/go-$GO_TOOLCHAIN_VERSION"
   if [ ! -f "$dir/.done" ]; then
@@ -78,7 +78,7 @@ ensure_go() {
     curl -fsSL -o "$dir.tmp/go.zip" "$url" || die "download of the Go toolchain failed: $url; check that the Go module proxy is reachable"
     (cd "$dir.tmp" && unzip -q go.zip && rm go.zip) || die "unzip of $url failed"
     # The zip holds golang.org/toolchain@.../{bin,pkg,src}; unzip drops file modes.
-    mv "$dir.tmp"/golang.org/toolchain@*/ "$dir.tmp/go" && chmod +x "$dir.tmp"/go/bin/* "$dir.tmp"/go/pkg/tool/*/*
+    mv "$dir.tmp"/golang.org/toolchain@*/ "$dir.tmp/go" && rm -r "$dir.tmp/golang.org" && chmod +x "$dir.tmp"/go/bin/* "$dir.tmp"/go/pkg/tool/*/*
     touch "$dir.tmp/.done" && rm -rf "$dir" && mv "$dir.tmp" "$dir"
   fi
   export PATH="$dir/go/bin:$PATH"
