@@ -1,37 +1,58 @@
-// The acting half of the node algorithm: read a node's facts, and apply a
-// plan with a backup, a journal and a rollback, so that a node is left either
-// exactly as it was or fully converged.
+// The acting half of the node algorithm: read a node's facts, apply a plan,
+// and recover from a run that was interrupted. Every change is journaled on
+// the node before it is made (journal.ts), replaced files and the config are
+// backed up first, and a failure undoes what was done, so a node is left
+// either exactly as it was or fully converged.
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import { readContainerdFacts, type SetupOverrides } from '../containerd/facts.js';
-import { restartContainerd, waitForCri } from '../containerd/service.js';
+import { readContainerdFacts, type ContainerdFacts, type SetupOverrides } from '../containerd/facts.js';
+import { criStatus, restartContainerd, waitForCri } from '../containerd/service.js';
 import type { ContainerdSetup } from '../containerd/setup.js';
 import { asKubewasmError, KubewasmError } from '../errors.js';
-import type { NodeHost } from './host.js';
-import { pathsToInspect, type NodeDesired, type NodeFacts, type NodePlan } from './plan.js';
-import { DEFAULT_STATE_DIR, readRecord, writeRecord } from './record.js';
+import { isTempOf, type NodeHost } from './host.js';
+import {
+  configBackupPath,
+  decideRecovery,
+  fileBackupDir,
+  journalFor,
+  journalPath,
+  readJournal,
+  writeJournal,
+  type Journal,
+  type RuntimeExpectation,
+} from './journal.js';
+import { ownerText } from './lock.js';
+import { pathsToInspect, type NodeDesired, type NodeFacts, type NodePlan, type Upload } from './plan.js';
+import { DEFAULT_STATE_DIR, readRecord, recordPath, writeRecord } from './record.js';
 
 export interface NodeOptions {
   /** containerd settings that override detection (config path, socket, restart command, …). */
   containerd?: SetupOverrides;
-  /** Where kubewasm keeps its record, journal and backup on the node. */
+  /** Where kubewasm keeps its record, journal and backups on the node. */
   stateDir?: string;
   /** How long to wait for containerd's CRI after a restart. */
   criTimeoutMs?: number;
   /** Progress messages. */
   onStep?: (message: string) => void;
+  /** Runs the restart step (config write, restart, wait, and its rollback): the fleet passes a semaphore, so at most K nodes restart at once. */
+  restartGate?: <T>(fn: () => Promise<T>) => Promise<T>;
+  /** Stops the run at the next safe point, undoing what it did (SIGINT). Once containerd is restarting, the run finishes that step first. */
+  signal?: AbortSignal;
+  /** Who runs this, for the lock and the journal (default: pid, host, user, command). */
+  owner?: string;
 }
 
-interface Journal {
-  /** The config file being changed, and where its original bytes are (null: it did not exist). */
-  configPath: string;
-  backupPath: string | null;
-  startedAt: string;
+export interface ApplyTimings {
+  uploadMs: number;
+  /** Waiting for the restart gate (the fleet's --max-unavailable). */
+  gateMs: number;
+  /** Config write, restart and waiting for the CRI. */
+  restartMs: number;
 }
 
-export async function readNodeFacts(host: NodeHost, desired: NodeDesired, options: NodeOptions = {}): Promise<NodeFacts> {
+export async function readNodeFacts(host: NodeHost, desired: NodeDesired, options: NodeOptions = {}, containerd?: ContainerdFacts): Promise<NodeFacts> {
   const stateDir = options.stateDir ?? DEFAULT_STATE_DIR;
-  const containerd = await readContainerdFacts(host, options.containerd);
+  containerd ??= await readContainerdFacts(host, options.containerd);
   const record = await readRecord(host, stateDir);
   const fileDigests: Record<string, string | undefined> = {};
   for (const path of pathsToInspect({ containerd, record }, desired)) fileDigests[path] = await digestOnNode(host, path);
@@ -44,85 +65,262 @@ export async function digestOnNode(host: NodeHost, path: string): Promise<string
   const result = await host.exec(['sha256sum', path], { timeoutMs: 60_000 });
   if (result.code === 0) return result.stdout.split(/\s+/)[0];
   const bytes = await host.readFile(path); // no sha256sum on the node: hash here
-  return bytes ? createHash('sha256').update(bytes).digest('hex') : undefined;
+  return bytes ? sha256(bytes) : undefined;
 }
 
+const sha256 = (bytes: Buffer | string) => createHash('sha256').update(bytes).digest('hex');
+const noGate = <T>(fn: () => Promise<T>) => fn();
+
 /**
- * Performs a plan. On any failure after the config was written, the original
- * config is put back and containerd restarted again before the error is thrown.
+ * Performs a plan. A failure before the config is written takes back the
+ * uploads; a failure after puts the previous config back and restarts
+ * containerd on it, then takes back the uploads. If even that fails, the
+ * journal stays on the node and the next run finishes the undo first.
  */
-export async function applyPlan(host: NodeHost, plan: NodePlan, setup: ContainerdSetup, options: NodeOptions = {}): Promise<void> {
+export async function applyPlan(host: NodeHost, plan: NodePlan, setup: ContainerdSetup, options: NodeOptions = {}): Promise<ApplyTimings> {
   const stateDir = options.stateDir ?? DEFAULT_STATE_DIR;
   const step = options.onStep ?? (() => {});
+  const gate = options.restartGate ?? noGate;
+  const timings: ApplyTimings = { uploadMs: 0, gateMs: 0, restartMs: 0 };
+  const createdStateDir = (await host.stat(stateDir)) === undefined;
+  const journal = journalFor(plan, stateDir, { owner: options.owner ?? ownerText(), createdStateDir, configSha256: sha256 });
 
-  const newFiles: string[] = [];
-  for (const upload of plan.uploads) {
-    step(`upload ${upload.shim} shim to ${upload.to}`);
-    const existed = (await host.stat(upload.to)) !== undefined;
-    await uploadVerified(host, upload.from, upload.to, upload.sha256);
-    if (!existed) newFiles.push(upload.to);
+  // Backups and the journal, before the first change.
+  try {
+    await host.mkdirp(stateDir, 0o700);
+    if (journal.files.some((f) => f.backup)) await host.mkdirp(fileBackupDir(stateDir), 0o700);
+    for (const file of journal.files) if (file.backup) await copyOnNode(host, file.path, file.backup);
+    if (journal.config?.backup && plan.config.before) await host.writeFileAtomic(journal.config.backup, plan.config.before, 0o600);
+    await writeJournal(host, stateDir, journal);
+  } catch (err) {
+    await cleanUp(host, stateDir, journal, createdStateDir).catch(() => {});
+    throw writeError(host, stateDir, err, 'cannot write kubewasm\'s journal and backups', '--state-dir');
   }
 
+  let started = Date.now();
+  try {
+    for (const upload of plan.uploads) {
+      throwIfAborted(options.signal, host);
+      step(`upload ${upload.shim} shim to ${upload.to}`);
+      await uploadVerified(host, upload);
+    }
+    await checkShims(host, journal.shims, 'before the config change');
+    throwIfAborted(options.signal, host);
+  } catch (err) {
+    step(`failed (${asKubewasmError(err).what}); taking back the uploads`);
+    await undoFiles(host, journal);
+    await cleanUp(host, stateDir, journal, createdStateDir);
+    throw withOutcome(err, host, 'the node was left as it was (uploads taken back, config and containerd untouched)');
+  }
+  timings.uploadMs = Date.now() - started;
+
   if (plan.restart) {
-    const journal = await writeJournal(host, stateDir, plan);
-    let configWritten = false;
+    const waitingSince = Date.now();
+    let undoFailed: KubewasmError | undefined;
+    let touched = false;
     try {
-      if (plan.config.changed) {
-        step(`${plan.config.after === undefined ? 'remove' : 'write'} ${plan.config.path}`);
-        await writeConfig(host, plan.config.path, plan.config.after);
-        configWritten = true;
-      }
-      step('restart containerd');
-      await restartContainerd(host, setup);
-      step("wait for containerd's CRI");
-      await waitForCri(host, setup, { present: plan.runtimes.map((r) => r.name), absent: plan.config.dropped }, options.criTimeoutMs);
-    } catch (err) {
-      const failure = asKubewasmError(err);
-      let undone = 'nothing on the node was changed';
-      if (configWritten) {
-        step(`failed (${failure.what}); restoring the previous config`);
+      await gate(async () => {
+        timings.gateMs = Date.now() - waitingSince;
+        started = Date.now();
+        throwIfAborted(options.signal, host);
+        await writeJournal(host, stateDir, { ...journal, phase: 'config' });
+        journal.phase = 'config';
         try {
-          await rollback(host, setup, journal, plan.config.before, options);
-          undone = 'the previous config was restored and containerd restarted';
-        } catch (rollbackError) {
-          // Keep the journal: the next run retries the rollback before anything else.
-          for (const path of newFiles) await host.removeFile(path);
-          throw new KubewasmError({
-            what: `${failure.what}; restoring the previous config failed too: ${asKubewasmError(rollbackError).what}`,
-            where: failure.where ?? host.name,
-            fix: `fix the node, then run kubewasm again: it restores ${plan.config.path} from ${journal.backupPath ?? '(no file)'} first`,
-            cause: err,
-          });
+          if (plan.config.changed) {
+            step(`${plan.config.after === undefined ? 'remove' : 'write'} ${plan.config.path}`);
+            await writeConfig(host, plan.config.path, plan.config.after); // atomic: a failure leaves the old file
+          }
+          touched = true;
+          step('restart containerd');
+          await restartContainerd(host, setup);
+          step("wait for containerd's CRI");
+          await waitForCri(host, setup, journal.expectNew, options.criTimeoutMs);
+          await checkShims(host, journal.shims, 'after containerd restarted');
+        } catch (err) {
+          if (!touched) throw err;
+          step(`failed (${asKubewasmError(err).what}); restoring the previous config`);
+          try {
+            await undoConfig(host, setup, journal, options);
+          } catch (undoError) {
+            undoFailed = asKubewasmError(undoError);
+          }
+          throw err;
         }
+        timings.restartMs = Date.now() - started;
+      });
+    } catch (err) {
+      if (undoFailed) {
+        throw new KubewasmError({
+          what: `${asKubewasmError(err).what}; restoring the previous config failed too: ${undoFailed.what}`,
+          where: asKubewasmError(err).where ?? host.name,
+          fix: `fix the node, then run kubewasm again: it finishes the undo first (journal ${journalPath(stateDir)}, previous config in ${journal.config?.backup ?? '(no file: it did not exist)'})`,
+          cause: err,
+        });
       }
-      for (const path of newFiles) await host.removeFile(path);
-      await host.removeFile(journalPath(stateDir));
-      throw new KubewasmError({ what: `${failure.what}; ${undone}`, where: failure.where ?? host.name, fix: failure.fix ?? "see containerd's log on the node", cause: err });
+      await undoFiles(host, journal);
+      await cleanUp(host, stateDir, journal, createdStateDir);
+      throw withOutcome(err, host, touched ? 'the previous config was restored and containerd restarted on it; uploads taken back' : 'the node was left as it was');
     }
   }
 
-  await writeRecord(host, stateDir, plan.record);
-  await host.removeFile(journalPath(stateDir));
-  for (const removal of plan.removals) {
+  await complete(host, stateDir, journal, step);
+  return timings;
+}
+
+/** The end of a successful run (or the completion of an interrupted one): record, removals, clean up. */
+async function complete(host: NodeHost, stateDir: string, journal: Journal, step: (m: string) => void): Promise<void> {
+  await writeRecord(host, stateDir, journal.record ?? undefined);
+  for (const removal of journal.removals) {
     step(`remove ${removal.path}`);
     await host.removeFile(removal.path);
   }
-  if (plan.record === undefined) await host.removeFile(backupPath(stateDir));
+  await cleanUp(host, stateDir, journal, journal.record === null);
 }
 
-async function uploadVerified(host: NodeHost, from: string, to: string, sha256: string): Promise<void> {
-  const bytes = await readFile(from);
-  const local = createHash('sha256').update(bytes).digest('hex');
-  if (local !== sha256) {
-    throw new KubewasmError({ what: `the shim binary changed on this machine since it was verified (sha256 ${local}, expected ${sha256})`, where: from, fix: 'run kubewasm again so it downloads and verifies the shim afresh' });
+/** Removes the journal and backups; the state dir too when nothing of kubewasm's is left in it. */
+async function cleanUp(host: NodeHost, stateDir: string, journal: Journal, removeStateDir: boolean): Promise<void> {
+  for (const file of journal.files) if (file.backup) await host.removeFile(file.backup);
+  await host.removeEmptyDir(fileBackupDir(stateDir));
+  await host.removeFile(configBackupPath(stateDir));
+  await host.removeFile(journalPath(stateDir));
+  if (removeStateDir) await host.removeEmptyDir(stateDir);
+}
+
+/** Puts back each file the journal names: its backup, or nothing if it did not exist. */
+async function undoFiles(host: NodeHost, journal: Journal): Promise<void> {
+  for (const file of journal.files) {
+    if (file.backup) {
+      if (await host.stat(file.backup)) await copyOnNode(host, file.backup, file.path);
+    } else await host.removeFile(file.path);
   }
-  await host.mkdirp(to.slice(0, to.lastIndexOf('/')) || '/');
-  await host.writeFileAtomic(to, bytes, 0o755);
-  const onNode = await digestOnNode(host, to);
-  if (onNode !== sha256) {
-    await host.removeFile(to);
-    throw new KubewasmError({ what: `the uploaded shim has sha256 ${onNode ?? '(missing)'} on the node, expected ${sha256}`, where: `${host.name}:${to}`, fix: 'check the node\'s disk (space, errors) and run kubewasm again' });
+}
+
+/** Restores the config the journal started from and restarts containerd on it. */
+async function undoConfig(host: NodeHost, setup: ContainerdSetup, journal: Journal, options: NodeOptions): Promise<void> {
+  if (journal.config) {
+    const original = journal.config.backup ? await host.readFile(journal.config.backup) : undefined;
+    if (journal.config.backup && (!original || sha256(original) !== journal.config.beforeSha256)) {
+      throw new KubewasmError({ what: `the backup of the config is missing or damaged`, where: `${host.name}:${journal.config.backup}`, fix: `restore ${journal.config.path} by hand` });
+    }
+    await writeConfig(host, journal.config.path, original);
   }
+  options.onStep?.('restart containerd on the previous config');
+  await restartContainerd(host, setup);
+  await waitForCri(host, setup, journal.expectOld, options.criTimeoutMs);
+}
+
+/**
+ * A journal left by an interrupted run: complete it when all it wrote is in
+ * place (restarting containerd if it never got to that), undo it otherwise.
+ * Runs under the node lock, before anything else.
+ */
+export async function recoverInterrupted(host: NodeHost, setup: ContainerdSetup, options: NodeOptions = {}): Promise<'completed' | 'undone' | undefined> {
+  const stateDir = options.stateDir ?? DEFAULT_STATE_DIR;
+  const step = options.onStep ?? (() => {});
+  const gate = options.restartGate ?? noGate;
+  const journal = await readJournal(host, stateDir);
+  if (!journal) return undefined;
+  const configBytes = journal.config ? await host.readFile(journal.config.path) : undefined;
+  const files: Record<string, string | null> = {};
+  for (const file of journal.files) files[file.path] = (await digestOnNode(host, file.path)) ?? null;
+  const decision = decideRecovery(journal, { config: configBytes ? sha256(configBytes) : null, files });
+  const intro = `an earlier run (${journal.owner}) did not finish: ${decision.why}`;
+  if (decision.action === 'conflict') {
+    throw new KubewasmError({
+      what: intro,
+      where: `${host.name}:${journalPath(stateDir)}`,
+      fix: `compare ${journal.config?.path} with ${journal.config?.backup ?? 'the original'} and fix it by hand, then remove ${journalPath(stateDir)}`,
+    });
+  }
+  if (decision.action === 'complete') {
+    step(`${intro}; completing it`);
+    try {
+      if (journal.restart) {
+        const status = await criStatus(host, setup);
+        if (!(status.ready && runtimesMatch(status.runtimes, journal.expectNew))) {
+          await gate(async () => {
+            step('restart containerd');
+            await restartContainerd(host, setup);
+            await waitForCri(host, setup, journal.expectNew, options.criTimeoutMs);
+          });
+        }
+      }
+      await checkShims(host, journal.shims, 'after containerd restarted');
+      await complete(host, stateDir, journal, step);
+      return 'completed';
+    } catch (err) {
+      step(`completing it failed (${asKubewasmError(err).what}); undoing it instead`);
+      journal.phase = 'config'; // containerd may now run the new config: undoing must restart it
+    }
+  } else step(`${intro}; undoing it`);
+
+  if (journal.phase === 'config') await gate(() => undoConfig(host, setup, journal, options));
+  await undoFiles(host, journal);
+  await cleanUp(host, stateDir, journal, journal.createdStateDir);
+  return 'undone';
+}
+
+/** Removes temporary files an interrupted write left beside these paths. */
+export async function sweepTemps(host: NodeHost, paths: string[]): Promise<void> {
+  const byDir = new Map<string, Set<string>>();
+  for (const path of paths) {
+    const slash = path.lastIndexOf('/');
+    const dir = path.slice(0, slash) || '/';
+    if (!byDir.has(dir)) byDir.set(dir, new Set());
+    byDir.get(dir)!.add(path.slice(slash + 1));
+  }
+  for (const [dir, bases] of byDir) {
+    const names = await host.readDir(dir);
+    for (const name of names ?? []) {
+      if ([...bases].some((base) => isTempOf(name, base))) await host.removeFile(`${dir === '/' ? '' : dir}/${name}`);
+    }
+  }
+}
+
+/** Every path kubewasm may write for this state dir (for sweepTemps). */
+export function statePaths(stateDir: string): string[] {
+  return [journalPath(stateDir), recordPath(stateDir), configBackupPath(stateDir)];
+}
+
+async function uploadVerified(host: NodeHost, upload: Upload): Promise<void> {
+  const bytes = await readFile(upload.from);
+  const local = sha256(bytes);
+  if (local !== upload.sha256) {
+    throw new KubewasmError({ what: `the shim binary changed on this machine since it was verified (sha256 ${local}, expected ${upload.sha256})`, where: upload.from, fix: 'run kubewasm again so it downloads and verifies the shim afresh' });
+  }
+  try {
+    await host.mkdirp(upload.to.slice(0, upload.to.lastIndexOf('/')) || '/');
+    await host.writeFileAtomic(upload.to, bytes, 0o755, { sha256: upload.sha256 });
+  } catch (err) {
+    throw writeError(host, upload.to, err, `cannot upload the ${upload.shim} shim (${(bytes.length / 1e6).toFixed(1)} MB)`, '--install-dir');
+  }
+  const onNode = await digestOnNode(host, upload.to);
+  if (onNode !== upload.sha256) {
+    throw new KubewasmError({ what: `the uploaded shim has sha256 ${onNode ?? '(missing)'} on the node, expected ${upload.sha256}`, where: `${host.name}:${upload.to}`, fix: "check the node's disk (space, errors) and run kubewasm again" });
+  }
+}
+
+/** Each shim must be a file containerd can execute (a noexec mount or a missing file fail here). */
+async function checkShims(host: NodeHost, paths: string[], when: string): Promise<void> {
+  for (const path of paths) {
+    const result = await host.exec(['sh', '-c', '[ -f "$1" ] || exit 3; [ -x "$1" ] || exit 4', 'sh', path]);
+    if (result.code === 0) continue;
+    const missing = result.code === 3;
+    throw new KubewasmError({
+      what: `the shim ${path} is ${missing ? 'missing' : 'not executable'} ${when}${missing ? '' : ' (is its file system mounted noexec?)'}`,
+      where: host.name,
+      fix: missing
+        ? 'something on the node removes files from that directory when containerd restarts: choose another --install-dir'
+        : 'choose an --install-dir on a file system that allows executables (GKE COS: /home/kubernetes/bin)',
+    });
+  }
+}
+
+async function copyOnNode(host: NodeHost, from: string, to: string): Promise<void> {
+  const bytes = await host.readFile(from);
+  if (!bytes) throw new Error(`${from} vanished while kubewasm was copying it`);
+  const mode = (await host.stat(from))?.mode ?? 0o644;
+  await host.writeFileAtomic(to, bytes, mode, { sha256: sha256(bytes) });
 }
 
 async function writeConfig(host: NodeHost, path: string, content: Buffer | undefined): Promise<void> {
@@ -130,53 +328,44 @@ async function writeConfig(host: NodeHost, path: string, content: Buffer | undef
     if (content === undefined) return await host.removeFile(path);
     const mode = (await host.stat(path))?.mode ?? 0o644;
     await host.mkdirp(path.slice(0, path.lastIndexOf('/')) || '/');
-    await host.writeFileAtomic(path, content, mode);
+    await host.writeFileAtomic(path, content, mode, { sha256: sha256(content) });
   } catch (err) {
-    const reason = (err as NodeJS.ErrnoException).code === 'EROFS' ? 'its file system is read-only' : (err as Error).message;
+    if (err instanceof KubewasmError) throw err;
+    const code = (err as NodeJS.ErrnoException).code;
+    const reason = code === 'EROFS' ? 'its file system is read-only' : code === 'ENOSPC' ? 'no space left on the device' : (err as Error).message;
     throw new KubewasmError({
       what: `cannot write the containerd config: ${reason}`,
       where: `${host.name}:${path}`,
-      fix: 'make the file writable for root, or point --config at the file containerd reads on this node (some distributions keep it elsewhere)',
+      fix: code === 'ENOSPC' ? 'free space on the node' : 'make the file writable for root, or point --config at the file containerd reads on this node (some distributions keep it elsewhere)',
       cause: err,
     });
   }
 }
 
-function journalPath(stateDir: string): string {
-  return `${stateDir}/journal.json`;
+function writeError(host: NodeHost, path: string, err: unknown, what: string, option: string): KubewasmError {
+  if (err instanceof KubewasmError) return err;
+  const code = (err as NodeJS.ErrnoException).code;
+  const message = (err as Error).message;
+  if (code === 'ENOSPC' || code === 'EDQUOT') {
+    return new KubewasmError({ what: `${what}: the node's disk is full (no space left on the device)`, where: `${host.name}:${path}`, fix: `free space on the node, or choose another directory with ${option}`, cause: err });
+  }
+  if (code === 'EROFS') return new KubewasmError({ what: `${what}: the file system is read-only`, where: `${host.name}:${path}`, fix: `choose a writable directory with ${option}`, cause: err });
+  return new KubewasmError({ what: `${what}: ${message}`, where: `${host.name}:${path}`, cause: err });
 }
 
-function backupPath(stateDir: string): string {
-  return `${stateDir}/config.backup`;
+function throwIfAborted(signal: AbortSignal | undefined, host: NodeHost): void {
+  if (!signal?.aborted) return;
+  const reason = signal.reason instanceof Error ? signal.reason.message : String(signal.reason ?? 'aborted');
+  throw new KubewasmError({ what: `interrupted (${reason})`, where: host.name, fix: 'run kubewasm again to converge the node' });
 }
 
-/** Written before the config changes; its presence at the next start means a run was interrupted. */
-async function writeJournal(host: NodeHost, stateDir: string, plan: NodePlan): Promise<Journal> {
-  await host.mkdirp(stateDir, 0o700);
-  const journal: Journal = { configPath: plan.config.path, backupPath: plan.config.before ? backupPath(stateDir) : null, startedAt: new Date().toISOString() };
-  if (plan.config.before) await host.writeFileAtomic(backupPath(stateDir), plan.config.before, 0o600);
-  await host.writeFileAtomic(journalPath(stateDir), `${JSON.stringify(journal, null, 2)}\n`, 0o600);
-  return journal;
+/** The error, with what became of the node appended. */
+function withOutcome(err: unknown, host: NodeHost, outcome: string): KubewasmError {
+  const failure = asKubewasmError(err);
+  return new KubewasmError({ what: `${failure.what}; ${outcome}`, where: failure.where ?? host.name, fix: failure.fix ?? "see containerd's log on the node", cause: err });
 }
 
-async function rollback(host: NodeHost, setup: ContainerdSetup, journal: Journal, before: Buffer | undefined, options: NodeOptions): Promise<void> {
-  const original = before ?? (journal.backupPath ? await host.readFile(journal.backupPath) : undefined);
-  await writeConfig(host, journal.configPath, original);
-  await restartContainerd(host, setup);
-  await waitForCri(host, setup, { present: [], absent: [] }, options.criTimeoutMs);
-}
-
-/**
- * A journal left by a run that was killed between writing the config and
- * seeing containerd healthy: put the original config back before anything else.
- */
-export async function recoverInterrupted(host: NodeHost, setup: ContainerdSetup, options: NodeOptions = {}): Promise<boolean> {
-  const stateDir = options.stateDir ?? DEFAULT_STATE_DIR;
-  const bytes = await host.readFile(journalPath(stateDir));
-  if (!bytes) return false;
-  const journal = JSON.parse(bytes.toString('utf8')) as Journal;
-  options.onStep?.(`an earlier run was interrupted at ${journal.startedAt}: restoring ${journal.configPath}`);
-  await rollback(host, setup, journal, undefined, options);
-  await host.removeFile(journalPath(stateDir));
-  return true;
+function runtimesMatch(runtimes: string[] | undefined, expect: RuntimeExpectation): boolean {
+  if (runtimes === undefined) return false; // cannot tell without crictl: restart to be sure
+  return expect.present.every((r) => runtimes.includes(r)) && expect.absent.every((r) => !runtimes.includes(r));
 }

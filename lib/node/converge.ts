@@ -1,33 +1,77 @@
 // convergeNode / resetNode: the node algorithm, the same over every transport.
-import type { NodeHost } from './host.js';
-import { applyPlan, readNodeFacts, recoverInterrupted, type NodeOptions } from './apply.js';
-import { planIsEmpty, planNode, type NodeDesired, type NodePlan } from './plan.js';
+// Under the node lock: finish or undo an interrupted earlier run, read the
+// facts, plan, apply.
 import { readContainerdFacts } from '../containerd/facts.js';
+import { applyPlan, readNodeFacts, recoverInterrupted, statePaths, sweepTemps, type NodeOptions } from './apply.js';
+import type { NodeHost } from './host.js';
+import { readJournal } from './journal.js';
+import { acquireNodeLock, lockPathFor } from './lock.js';
+import { pathsToInspect, planIsEmpty, planNode, type NodeDesired, type NodePlan } from './plan.js';
+import { DEFAULT_STATE_DIR } from './record.js';
 
 export interface ConvergeOptions extends NodeOptions {
-  /** Plan only: the node is not changed. */
+  /** Plan only: the node is not changed (and not locked). */
   dryRun?: boolean;
+  /** The lock file on the node (default: /run/lock/kubewasm.lock, or one per custom --state-dir). */
+  lockPath?: string;
+}
+
+export interface Timings {
+  /** Taking the node lock (and, over ssh, the first exec after connecting). */
+  lockMs: number;
+  /** Recovery, facts and plan. */
+  planMs: number;
+  uploadMs: number;
+  /** Waiting for a restart slot (--max-unavailable). */
+  gateMs: number;
+  /** Config write, containerd restart, CRI ready. */
+  restartMs: number;
+  totalMs: number;
 }
 
 export interface ConvergeResult {
   plan: NodePlan;
   /** false for a dry run or when the node already matched. */
   applied: boolean;
-  /** An interrupted earlier run was rolled back first. */
+  /** An interrupted earlier run was completed or undone first. */
   recovered: boolean;
+  recovery?: 'completed' | 'undone';
+  /** Dry run: an interrupted run's journal is on the node; a real run deals with it first. */
+  pendingRecovery?: string;
+  timings: Timings;
 }
 
 export async function convergeNode(host: NodeHost, desired: NodeDesired, options: ConvergeOptions = {}): Promise<ConvergeResult> {
-  let recovered = false;
-  if (!options.dryRun) {
-    const { setup } = await readContainerdFacts(host, options.containerd);
-    recovered = await recoverInterrupted(host, setup, options);
+  const started = Date.now();
+  const stateDir = options.stateDir ?? DEFAULT_STATE_DIR;
+  const timings: Timings = { lockMs: 0, planMs: 0, uploadMs: 0, gateMs: 0, restartMs: 0, totalMs: 0 };
+  const done = (result: Omit<ConvergeResult, 'timings'>): ConvergeResult => ({ ...result, timings: { ...timings, totalMs: Date.now() - started } });
+
+  if (options.dryRun) {
+    const facts = await readNodeFacts(host, desired, options);
+    const journal = await readJournal(host, stateDir);
+    const plan = planNode(facts, desired);
+    return done({ plan, applied: false, recovered: false, ...(journal ? { pendingRecovery: `an interrupted run (${journal.owner}) left its journal: a real run completes or undoes it first` } : {}) });
   }
-  const facts = await readNodeFacts(host, desired, options);
-  const plan = planNode(facts, desired);
-  if (options.dryRun || planIsEmpty(plan)) return { plan, applied: false, recovered };
-  await applyPlan(host, plan, facts.containerd.setup, options);
-  return { plan, applied: true, recovered };
+
+  const lock = await acquireNodeLock(host, options.lockPath ?? lockPathFor(stateDir), options.owner);
+  timings.lockMs = Date.now() - started;
+  try {
+    const planStart = Date.now();
+    let containerd = await readContainerdFacts(host, options.containerd);
+    const recovery = await recoverInterrupted(host, containerd.setup, options);
+    if (recovery) containerd = await readContainerdFacts(host, options.containerd); // the config changed
+    const facts = await readNodeFacts(host, desired, options, containerd);
+    await sweepTemps(host, [...pathsToInspect(facts, desired), containerd.setup.configPath, ...statePaths(stateDir)]);
+    const plan = planNode(facts, desired);
+    timings.planMs = Date.now() - planStart;
+    const recovered = { recovered: recovery !== undefined, ...(recovery ? { recovery } : {}) };
+    if (planIsEmpty(plan)) return done({ plan, applied: false, ...recovered });
+    Object.assign(timings, await applyPlan(host, plan, facts.containerd.setup, options));
+    return done({ plan, applied: true, ...recovered });
+  } finally {
+    await lock.release();
+  }
 }
 
 /** Removes everything kubewasm installed on the node, and nothing else. */

@@ -35,6 +35,8 @@ export interface Upload {
   from: string;
   to: string;
   sha256: string;
+  /** sha256 of the file this upload replaces (backed up first, put back by a rollback); undefined: a new file. */
+  replaces?: string;
 }
 
 export interface Removal {
@@ -55,6 +57,8 @@ export interface NodePlan {
   runtimes: RuntimeSpec[];
   /** The record after the plan is applied; undefined when nothing of kubewasm's remains. */
   record: InstalledRecord | undefined;
+  /** The runtimes the node's record listed before (what the old config serves). */
+  previousRuntimes: string[];
 }
 
 /** The paths whose digests planNode needs in NodeFacts.fileDigests. */
@@ -70,7 +74,10 @@ export function planNode(facts: NodeFacts, desired: NodeDesired, now: Date = new
 
   const uploads: Upload[] = wanted
     .filter(({ source, path }) => facts.fileDigests[path] !== source.sha256)
-    .map(({ source, path }) => ({ shim: source.shim.name, from: source.localPath, to: path, sha256: source.sha256 }));
+    .map(({ source, path }) => {
+      const replaces = facts.fileDigests[path];
+      return { shim: source.shim.name, from: source.localPath, to: path, sha256: source.sha256, ...(replaces ? { replaces } : {}) };
+    });
 
   const runtimes: RuntimeSpec[] = wanted.map(({ source, path }) => ({
     name: source.shim.runtimeName,
@@ -99,7 +106,7 @@ export function planNode(facts: NodeFacts, desired: NodeDesired, now: Date = new
   // A new shim binary under a registered runtime is picked up per container start; a config change needs a
   // restart, and so does a shim that k3s/rke2 will only register when they render their config again.
   const restart = config.changed || config.autoRegistered.length > 0;
-  return { node: facts.node, uploads, removals, keptModified, config, restart, runtimes, record };
+  return { node: facts.node, uploads, removals, keptModified, config, restart, runtimes, record, previousRuntimes: facts.record?.runtimes ?? [] };
 }
 
 export function planIsEmpty(plan: NodePlan): boolean {
@@ -109,7 +116,7 @@ export function planIsEmpty(plan: NodePlan): boolean {
 /** The plan as lines a person reads (--dry-run). */
 export function describePlan(plan: NodePlan): string[] {
   const lines: string[] = [];
-  for (const u of plan.uploads) lines.push(`install ${u.shim} shim: ${u.to} (sha256 ${u.sha256.slice(0, 12)}…)`);
+  for (const u of plan.uploads) lines.push(`install ${u.shim} shim: ${u.to} (sha256 ${u.sha256.slice(0, 12)}…)${u.replaces ? `, replacing the file there (sha256 ${u.replaces.slice(0, 12)}…, kept for a rollback)` : ''}`);
   if (plan.config.changed) {
     const action = plan.config.after === undefined ? 'remove (kubewasm created it)' : plan.config.before === undefined ? 'create' : 'edit';
     const what = [

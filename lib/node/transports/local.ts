@@ -3,11 +3,10 @@
 // namespaces through nsenter so that `systemctl restart containerd` reaches
 // the host's systemd and not the pod.
 import { spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { chmod, mkdir, open, rename, rm, stat } from 'node:fs/promises';
-import { readFile } from 'node:fs/promises';
+import { createHash, randomBytes } from 'node:crypto';
+import { chmod, mkdir, open, readdir, readFile, rename, rm, rmdir, stat } from 'node:fs/promises';
 import path from 'node:path';
-import type { ExecOptions, ExecResult, FileInfo, NodeHost } from '../host.js';
+import { LineReader, tempNameFor, type ExecOptions, type ExecResult, type FileInfo, type NodeHost, type RunningCommand, type WriteOptions } from '../host.js';
 
 export interface LocalHostOptions {
   /** Name shown in messages (default: "local"). */
@@ -43,10 +42,10 @@ export class LocalHost implements NodeHost {
     }
   }
 
-  async writeFileAtomic(nodePath: string, data: Buffer | string, mode = 0o644): Promise<void> {
+  async writeFileAtomic(nodePath: string, data: Buffer | string, mode = 0o644, options: WriteOptions = {}): Promise<void> {
     const target = this.resolve(nodePath);
-    const temp = path.join(path.dirname(target), `.${path.basename(target)}.kubewasm-${randomBytes(4).toString('hex')}`);
-    const handle = await open(temp, 'wx', mode);
+    const temp = tempNameFor(target, randomBytes(4).toString('hex'));
+    const handle = await open(temp, 'wx', 0o600);
     try {
       await handle.writeFile(data);
       await handle.sync();
@@ -57,6 +56,10 @@ export class LocalHost implements NodeHost {
     }
     await handle.close();
     try {
+      if (options.sha256) {
+        const written = createHash('sha256').update(await readFile(temp)).digest('hex');
+        if (written !== options.sha256) throw new Error(`the bytes written to ${temp} have sha256 ${written}, expected ${options.sha256}`);
+      }
       await chmod(temp, mode); // open() applies the umask; the caller's mode is what it asked for
       await rename(temp, target);
     } catch (err) {
@@ -67,6 +70,19 @@ export class LocalHost implements NodeHost {
 
   async removeFile(nodePath: string): Promise<void> {
     await rm(this.resolve(nodePath), { force: true });
+  }
+
+  async removeEmptyDir(nodePath: string): Promise<void> {
+    await rmdir(this.resolve(nodePath)).catch(() => {});
+  }
+
+  async readDir(nodePath: string): Promise<string[] | undefined> {
+    try {
+      return await readdir(this.resolve(nodePath));
+    } catch (err) {
+      if (isErrno(err, 'ENOENT')) return undefined;
+      throw err;
+    }
   }
 
   async stat(nodePath: string): Promise<FileInfo | undefined> {
@@ -84,8 +100,15 @@ export class LocalHost implements NodeHost {
   }
 
   exec(argv: string[], options: ExecOptions = {}): Promise<ExecResult> {
-    const full = this.nsenter ? ['nsenter', '-t', '1', '-m', '-u', '-i', '-n', '-p', '--', ...argv] : argv;
-    return runProcess(full, options);
+    return runProcess(this.argv(argv), options);
+  }
+
+  async start(argv: string[]): Promise<RunningCommand> {
+    return startProcess(this.argv(argv));
+  }
+
+  private argv(argv: string[]): string[] {
+    return this.nsenter ? ['nsenter', '-t', '1', '-m', '-u', '-i', '-n', '-p', '--', ...argv] : argv;
   }
 
   async close(): Promise<void> {}
@@ -127,6 +150,38 @@ export function runProcess(argv: string[], options: ExecOptions = {}): Promise<E
     child.stdin.on('error', () => {}); // a program that exits without reading its input is not an error here
     child.stdin.end(options.input ?? '');
   });
+}
+
+/** Starts a program with its stdin open; see RunningCommand. */
+export function startProcess(argv: string[]): RunningCommand {
+  const [command, ...args] = argv;
+  if (!command) throw new Error('exec: empty command');
+  const child = spawn(command, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+  const lines = new LineReader();
+  const stderr: Buffer[] = [];
+  child.stdout.on('data', (chunk: Buffer) => lines.push(chunk.toString('utf8')));
+  child.stderr.on('data', (chunk: Buffer) => stderr.push(chunk));
+  child.stdin.on('error', () => {});
+  const done = new Promise<ExecResult>((resolve) => {
+    child.on('error', (err) => {
+      lines.close();
+      resolve({ code: 127, stdout: '', stderr: `${command}: ${err.message}` });
+    });
+    child.on('close', (code) => {
+      lines.close();
+      resolve({ code: code ?? 128, stdout: '', stderr: Buffer.concat(stderr).toString('utf8') });
+    });
+  });
+  return {
+    readLine: () => lines.next(),
+    write: (data) => {
+      if (child.stdin.writable) child.stdin.write(data);
+    },
+    end: () => {
+      child.stdin.end();
+      return done;
+    },
+  };
 }
 
 function isErrno(err: unknown, code: string): boolean {

@@ -2,10 +2,11 @@
 # Builds the lab's containerd-shim-wasmtime-v1 (scripts/lab/wasmtime-shim: runwasi's
 # containerd-shim-wasm library + wasmtime, from crates.io) into
 #   $KUBEWASM_CACHE/wasmtime-shim-<crate version>-<hash>/bin/containerd-shim-wasmtime-v1
-# <hash> covers Cargo.toml, Cargo.lock and src/, so editing the crate rebuilds.
+# <hash> covers Cargo.toml, Cargo.lock, .cargo/config.toml and src/, so editing the crate rebuilds.
 # Cargo's target dir lives in the cache too, so a rebuild after an edit is incremental.
 # Usage: scripts/lab/build/wasmtime-shim.sh [--print-path]
-#   Prints the binary's path on its last line. --print-path only prints it (no build).
+#   stdout is only the binary's path (also on a cache hit, after "cached: PATH" on stderr),
+#   so callers use shim="$(scripts/lab/build/wasmtime-shim.sh)". --print-path: print it, no build.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../../.." && pwd)"
@@ -21,14 +22,14 @@ esac
 version="$(sed -n 's/^version = "\(.*\)"$/\1/p' "$crate/Cargo.toml" | head -n1)"
 [ -n "$version" ] || die "no version in $crate/Cargo.toml"
 # Paths are relative to the crate, so every clone of the same sources gets the same key.
-hash="$(cd "$crate" && find Cargo.toml Cargo.lock src -type f -print0 | LC_ALL=C sort -z \
+hash="$(cd "$crate" && find Cargo.toml Cargo.lock .cargo src -type f -print0 | LC_ALL=C sort -z \
   | xargs -0 sha256sum | sha256sum | cut -c1-12)"
 key="$version-$hash"
 dir="$KUBEWASM_CACHE/wasmtime-shim-$key"
 bin="$dir/bin/$bin_name"
 
 if [ "${1:-}" = --print-path ]; then echo "$bin"; exit 0; fi
-if [ -f "$dir/.done" ]; then echo "cached: $bin"; exit 0; fi
+if [ -f "$dir/.done" ]; then echo "cached: $bin" >&2; echo "$bin"; exit 0; fi
 
 # Build dependencies: protoc (containerd-client's gRPC code), libdbus and libseccomp
 # (youki's libcontainer links them), pkg-config to find them, a C compiler for cc-rs.
@@ -40,8 +41,12 @@ target="$KUBEWASM_CACHE/cargo-target/wasmtime-shim"
 mkdir -p "$target"
 log "building $bin_name $key (cargo, target dir $target; about 10 min cold on 2 cores)"
 start=$SECONDS
-KUBEWASM_SHIM_KEY="$key" CARGO_TARGET_DIR="$target" \
-  cargo build --release --locked --manifest-path "$crate/Cargo.toml" --bin "$bin_name" \
+# Run from the crate: cargo reads its .cargo/config.toml (static libseccomp) only from
+# there; rustc finds libseccomp.a only through LIBSECCOMP_LIB_PATH.
+seccomp_dir="$(pkg-config --variable=libdir libseccomp)" \
+  || die "pkg-config finds no libseccomp; install libseccomp-dev"
+(cd "$crate" && KUBEWASM_SHIM_KEY="$key" CARGO_TARGET_DIR="$target" LIBSECCOMP_LIB_PATH="$seccomp_dir" \
+  cargo build --release --locked --bin "$bin_name" >&2) \
   || die "cargo build of $crate failed (output above); fix the crate, or rerun if it was interrupted"
 log "cargo build took $((SECONDS - start))s"
 

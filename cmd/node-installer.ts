@@ -1,0 +1,75 @@
+#!/usr/bin/env node
+// Entrypoint of the node-installer DaemonSet pod: reads its environment (set
+// by the DaemonSet: lib/kube/manifests.ts ENV), verifies the shims baked into
+// the image, serves a readiness probe and runs the controller on its own Node
+// until it is told to stop. `--self-check` only loads everything and prints
+// what it would run with (used to test the image without a cluster).
+import { createServer } from 'node:http';
+import { desiredDigest } from '../lib/kube/names.js';
+import { ENV, PROBE_PORT } from '../lib/kube/manifests.js';
+import { asKubewasmError, KubewasmError } from '../lib/errors.js';
+import { IMAGE_SHIM_DIR, readImageShims } from '../lib/installer-image/shims.js';
+import { parseShimList } from '../lib/shims/catalog.js';
+
+async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
+  const selfCheck = argv.includes('--self-check');
+  const nodeName = env[ENV.nodeName];
+  const image = env[ENV.image] ?? 'unknown';
+  const installDir = env[ENV.installDir] || undefined;
+  const shimDir = env['KUBEWASM_IMAGE_SHIM_DIR'] ?? IMAGE_SHIM_DIR;
+  const shims = parseShimList(env[ENV.shims] ?? 'wasmtime');
+  const sources = await readImageShims(shimDir, shims);
+  const digest = desiredDigest({ image, shims: shims.map((s) => s.name), installDir });
+  if (selfCheck) {
+    // Loads the modules the controller needs, so a missing file or library in the image shows here.
+    await import('../lib/kube/client.js');
+    await import('../lib/kube/controller.js');
+    await import('../lib/node/transports/local.js');
+    process.stdout.write(`${JSON.stringify({ node: process.version, arch: process.arch, shims: sources.map((s) => ({ name: s.shim.name, sha256: s.sha256 })), desired: digest })}\n`);
+    return 0;
+  }
+  if (!nodeName) throw new KubewasmError({ what: `${ENV.nodeName} is not set`, fix: 'run the node installer from its DaemonSet (it sets NODE_NAME from spec.nodeName)', exitCode: 2 });
+
+  const { Kube, loadKubeConfig } = await import('../lib/kube/client.js');
+  const { NodeController } = await import('../lib/kube/controller.js');
+  const { LocalHost } = await import('../lib/node/transports/local.js');
+  const kube = new Kube(loadKubeConfig({ kubeconfig: env['KUBECONFIG'] || undefined }));
+  const host = new LocalHost({ name: nodeName, root: env['KUBEWASM_HOST_ROOT'] ?? '/host', nsenter: env['KUBEWASM_NSENTER'] !== '0' });
+  const log = (line: string) => process.stdout.write(`${new Date().toISOString()} ${line}\n`);
+  const controller = new NodeController({ kube, nodeName, host, desired: { shims: sources, ...(installDir ? { installDir } : {}) }, desiredDigest: digest, log });
+
+  const probe = createServer((req, res) => {
+    const ok = req.url === '/healthz' || (req.url === '/readyz' && controller.status.ready);
+    res.writeHead(ok ? 200 : 503, { 'content-type': 'text/plain' }).end(`${controller.status.message}\n`);
+  });
+  const port = Number(env['KUBEWASM_PROBE_PORT'] ?? PROBE_PORT);
+  await new Promise<void>((resolve, reject) => probe.once('error', reject).listen(port, resolve));
+
+  log(`kubewasm node installer on ${nodeName}: shims ${sources.map((s) => s.shim.name).join(', ')}, desired ${digest}, probe :${port}`);
+  controller.start();
+  await new Promise<void>((resolve) => {
+    const stop = (signal: string) => {
+      log(`${signal}: finishing the current step, then exiting`);
+      resolve();
+    };
+    process.once('SIGTERM', () => stop('SIGTERM'));
+    process.once('SIGINT', () => stop('SIGINT'));
+  });
+  await controller.stop();
+  probe.close();
+  await host.close();
+  return 0;
+}
+
+main(process.argv.slice(2), process.env).then(
+  (code) => {
+    process.exitCode = code;
+    // The watch's sockets may linger; the controller is stopped, so leave now.
+    setTimeout(() => process.exit(code), 100).unref();
+  },
+  (err: unknown) => {
+    const error = asKubewasmError(err);
+    process.stderr.write(`error: ${error.message}\n`);
+    process.exitCode = error.exitCode;
+  },
+);

@@ -1,0 +1,87 @@
+// The smoke-test images `kubewasm verify` runs, built without a registry or a
+// compiler: a WASI module that prints one known line (for the Wasm
+// RuntimeClasses) and, for `verify --bench`, a static x86-64 Linux program
+// doing the same work (print one line, exit 0) for the runc side.
+import type { ImageSpec } from '../oci/image-archive.js';
+
+export const SMOKE_IMAGE = 'kubewasm.io/smoke:hello';
+export const SMOKE_LINE = 'hello from kubewasm wasm';
+export const NATIVE_IMAGE = 'kubewasm.io/smoke:native';
+export const NATIVE_LINE = 'hello from kubewasm native';
+
+/**
+ * test/fixtures/wasm/hello.wat compiled by wat2wasm 1.0.32 (a unit test
+ * compiles the fixture again and compares): imports WASI preview1 fd_write,
+ * writes SMOKE_LINE + "\n" to stdout from _start. The lab's smoke image holds
+ * the same bytes, so both builds give the same image digest.
+ */
+const SMOKE_WASM_HEX =
+  '0061736d01000000010c0260047f7f7f7f017f60000002230116776173695f736e617073686f745f70726576696577310866645f77726974650000030201010503010001071302066d656d6f72790200065f737461727400010a0f010d00410141004101410810001a0b0b2c020041000b0810000000190000000041100b1968656c6c6f2066726f6d206b7562657761736d207761736d0a';
+
+export function smokeWasm(): Buffer {
+  return Buffer.from(SMOKE_WASM_HEX, 'hex');
+}
+
+/** The WASI smoke image: /hello.wasm as the entrypoint (what runwasi's shims run). Same spec as scripts/lab/images/archives.ts. */
+export function smokeImageSpec(): ImageSpec {
+  return { name: SMOKE_IMAGE, files: [{ path: '/hello.wasm', data: smokeWasm(), mode: 0o755 }], entrypoint: ['/hello.wasm'] };
+}
+
+/**
+ * A complete static ELF64 x86-64 executable, assembled here: write(1, line,
+ * len); exit(0). 153 bytes of headers and code + the line; no libc, no loader.
+ */
+export function nativeHelloElf(line = `${NATIVE_LINE}\n`): Buffer {
+  const msg = Buffer.from(line, 'utf8');
+  if (msg.length > 0x7fffffff) throw new Error('line too long');
+  const base = 0x400000n;
+  const headerSize = 64 + 56;
+  // mov eax,1 | mov edi,1 | lea rsi,[rip+16] | mov edx,len | syscall | mov eax,60 | xor edi,edi | syscall
+  const code = Buffer.concat([
+    Buffer.from([0xb8, 1, 0, 0, 0, 0xbf, 1, 0, 0, 0, 0x48, 0x8d, 0x35, 16, 0, 0, 0, 0xba]),
+    u32(msg.length),
+    Buffer.from([0x0f, 0x05, 0xb8, 60, 0, 0, 0, 0x31, 0xff, 0x0f, 0x05]),
+  ]);
+  const total = headerSize + code.length + msg.length;
+  const ehdr = Buffer.concat([
+    Buffer.from([0x7f, 0x45, 0x4c, 0x46, 2, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0]),
+    u16(2), // ET_EXEC
+    u16(0x3e), // x86-64
+    u32(1),
+    u64(base + BigInt(headerSize)), // entry: the code right after the headers
+    u64(64n), // program headers right after this header
+    u64(0n), // no section headers
+    u32(0),
+    u16(64),
+    u16(56),
+    u16(1),
+    u16(64),
+    u16(0),
+    u16(0),
+  ]);
+  const phdr = Buffer.concat([u32(1) /* PT_LOAD */, u32(5) /* R+X */, u64(0n), u64(base), u64(base), u64(BigInt(total)), u64(BigInt(total)), u64(0x1000n)]);
+  return Buffer.concat([ehdr, phdr, code, msg]);
+}
+
+/** The runc side of `verify --bench`: /hello prints NATIVE_LINE. linux/amd64 only. */
+export function nativeImageSpec(): ImageSpec {
+  return { name: NATIVE_IMAGE, files: [{ path: '/hello', data: nativeHelloElf(), mode: 0o755 }], entrypoint: ['/hello'] };
+}
+
+function u16(n: number): Buffer {
+  const b = Buffer.alloc(2);
+  b.writeUInt16LE(n);
+  return b;
+}
+
+function u32(n: number): Buffer {
+  const b = Buffer.alloc(4);
+  b.writeUInt32LE(n);
+  return b;
+}
+
+function u64(n: bigint): Buffer {
+  const b = Buffer.alloc(8);
+  b.writeBigUInt64LE(n);
+  return b;
+}

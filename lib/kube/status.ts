@@ -1,0 +1,136 @@
+// `kubewasm status`: what every node reports (from its labels and
+// annotations), the RuntimeClasses and the installer DaemonSet. The JSON/YAML
+// shape (ClusterStatus below) is stable: fields are only ever added.
+import type { V1DaemonSet, V1Node, V1RuntimeClass } from '@kubernetes/client-node';
+import type { Kube } from './client.js';
+import { ANNOTATIONS, INSTALLER, MANAGED_BY, MANAGED_LABEL, NAMESPACE, OPT_IN_LABEL, OPT_IN_VALUE, READY_LABEL_PREFIX, READY_VALUE } from './names.js';
+
+/** `kubewasm status -o json|yaml` */
+export interface ClusterStatus {
+  apiVersion: 'kubewasm.io/v1alpha1';
+  kind: 'Status';
+  installer: InstallerStatus;
+  runtimeClasses: Array<{ name: string; handler: string; shim: string | null; nodeSelector: Record<string, string> }>;
+  nodes: NodeStatus[];
+}
+
+export interface InstallerStatus {
+  installed: boolean;
+  image: string | null;
+  /** desiredDigest() of the DaemonSet's spec: nodes reporting it run the current spec. */
+  desired: string | null;
+  shims: string[];
+  pods: { scheduled: number; ready: number; updated: number } | null;
+}
+
+export interface NodeStatus {
+  name: string;
+  /** The opt-in label is set. */
+  enabled: boolean;
+  /** kubewasm may have files on it (the installer's kubewasm.io/managed label). */
+  managed: boolean;
+  /** Converging | Ready | Failed | Resetting, or null when the installer never reported. */
+  state: string | null;
+  desired: string | null;
+  shims: Array<{ name: string; ready: boolean; version: string | null; sha256: string | null; runtime: string | null }>;
+  containerd: string | null;
+  configDigest: string | null;
+  lastError: { message: string; time: string | null } | null;
+  updated: string | null;
+  architecture: string | null;
+  kubelet: string | null;
+  containerRuntime: string | null;
+}
+
+/** Pure: one node's status from its object. */
+export function nodeStatus(node: V1Node): NodeStatus {
+  const labels = node.metadata?.labels ?? {};
+  const ann = node.metadata?.annotations ?? {};
+  const installed = parseShims(ann[ANNOTATIONS.shims]);
+  const readyNames = Object.keys(labels).filter((k) => k.startsWith(READY_LABEL_PREFIX) && labels[k] === READY_VALUE).map((k) => k.slice(READY_LABEL_PREFIX.length));
+  const names = [...new Set([...installed.map((s) => s.name), ...readyNames])].sort();
+  const info = node.status?.nodeInfo;
+  return {
+    name: node.metadata?.name ?? '',
+    enabled: labels[OPT_IN_LABEL] === OPT_IN_VALUE,
+    managed: labels[MANAGED_LABEL] !== undefined,
+    state: ann[ANNOTATIONS.state] ?? null,
+    desired: ann[ANNOTATIONS.desired] ?? null,
+    shims: names.map((name) => {
+      const s = installed.find((i) => i.name === name);
+      return { name, ready: readyNames.includes(name), version: s?.version ?? null, sha256: s?.sha256 ?? null, runtime: s?.runtime ?? null };
+    }),
+    containerd: ann[ANNOTATIONS.containerd] ?? null,
+    configDigest: ann[ANNOTATIONS.configDigest] ?? null,
+    lastError: ann[ANNOTATIONS.lastError] ? { message: ann[ANNOTATIONS.lastError]!, time: ann[ANNOTATIONS.lastErrorTime] ?? null } : null,
+    updated: ann[ANNOTATIONS.updated] ?? null,
+    architecture: info?.architecture ?? null,
+    kubelet: info?.kubeletVersion ?? null,
+    containerRuntime: info?.containerRuntimeVersion ?? null,
+  };
+}
+
+function parseShims(value: string | undefined): Array<{ name: string; version?: string; sha256?: string; runtime?: string }> {
+  if (!value) return [];
+  try {
+    const parsed = JSON.parse(value) as unknown;
+    return Array.isArray(parsed) ? parsed.filter((s): s is { name: string } => typeof (s as { name?: unknown })?.name === 'string') : [];
+  } catch {
+    return [];
+  }
+}
+
+/** Pure: the whole status from the objects. */
+export function clusterStatus(nodes: readonly V1Node[], runtimeClasses: readonly V1RuntimeClass[], daemonSet: V1DaemonSet | undefined): ClusterStatus {
+  const container = daemonSet?.spec?.template?.spec?.containers?.[0];
+  const env = (name: string) => container?.env?.find((e) => e.name === name)?.value;
+  return {
+    apiVersion: 'kubewasm.io/v1alpha1',
+    kind: 'Status',
+    installer: {
+      installed: daemonSet !== undefined,
+      image: container?.image ?? null,
+      desired: daemonSet?.spec?.template?.metadata?.annotations?.['kubewasm.io/desired'] ?? null,
+      shims: env('KUBEWASM_SHIMS')?.split(',').filter(Boolean) ?? [],
+      pods: daemonSet ? { scheduled: daemonSet.status?.desiredNumberScheduled ?? 0, ready: daemonSet.status?.numberReady ?? 0, updated: daemonSet.status?.updatedNumberScheduled ?? 0 } : null,
+    },
+    runtimeClasses: runtimeClasses
+      .map((rc) => ({ name: rc.metadata?.name ?? '', handler: rc.handler, shim: rc.metadata?.labels?.['kubewasm.io/shim'] ?? null, nodeSelector: rc.scheduling?.nodeSelector ?? {} }))
+      .sort((a, b) => a.name.localeCompare(b.name)),
+    nodes: nodes.map(nodeStatus).sort((a, b) => a.name.localeCompare(b.name)),
+  };
+}
+
+/** Pure: the table `kubewasm status` prints. */
+export function statusTable(status: ClusterStatus): string {
+  const shimNames = [...new Set([...status.installer.shims, ...status.nodes.flatMap((n) => n.shims.map((s) => s.name))])].sort();
+  const header = ['NODE', 'ENABLED', 'STATE', ...shimNames.map((s) => s.toUpperCase()), 'CONTAINERD', 'LAST ERROR'];
+  const rows = status.nodes.map((n) => [
+    n.name,
+    n.enabled ? 'yes' : 'no',
+    n.state ?? (n.enabled ? 'Pending' : '-'),
+    ...shimNames.map((s) => {
+      const shim = n.shims.find((x) => x.name === s);
+      return shim ? `${shim.ready ? 'ready' : 'not ready'}${shim.version ? ` ${shim.version}` : ''}` : '-';
+    }),
+    n.containerd?.split(' ')[0] ?? n.containerRuntime?.replace(/^containerd:\/\//, '') ?? '-',
+    n.lastError ? `${n.lastError.time ?? ''} ${n.lastError.message}`.trim().slice(0, 100) : '',
+  ]);
+  const lines = [header, ...rows];
+  const widths = header.map((_, i) => Math.max(...lines.map((r) => (r[i] ?? '').length)));
+  const table = lines.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i] ?? 0))).join('  ').trimEnd()).join('\n');
+  const installer = status.installer.installed
+    ? `installer: ${status.installer.image} (${status.installer.shims.join(', ') || 'no shims'}), pods ready ${status.installer.pods?.ready ?? 0}/${status.installer.pods?.scheduled ?? 0}`
+    : 'installer: not installed (kubewasm install)';
+  const classes = status.runtimeClasses.length ? `runtime classes: ${status.runtimeClasses.map((rc) => (rc.name === rc.handler ? rc.name : `${rc.name} (handler ${rc.handler})`)).join(', ')}` : 'runtime classes: none';
+  return `${installer}\n${classes}\n\n${table}\n`;
+}
+
+export async function readStatus(kube: Kube, ns: string = NAMESPACE): Promise<ClusterStatus> {
+  const [nodes, classes, ds] = await Promise.all([
+    kube.listNodes(),
+    kube.call('list runtime classes', async () => (await kube.nodeApi.listRuntimeClass({ labelSelector: `app.kubernetes.io/managed-by=${MANAGED_BY['app.kubernetes.io/managed-by']}` })).items),
+    kube.read<V1DaemonSet>({ apiVersion: 'apps/v1', kind: 'DaemonSet', metadata: { name: INSTALLER, namespace: ns } }),
+  ]);
+  return clusterStatus(nodes, classes, ds);
+}

@@ -1,0 +1,241 @@
+// `kubewasm verify`: proves each Wasm RuntimeClass with a real pod that runs
+// a WASI module printing a known line, read back from the pod's log. And
+// `verify --bench`: the same small job as a Wasm pod and as a runc pod, N
+// times each on one node, start (create) to completion (Succeeded) timed.
+import { randomBytes } from 'node:crypto';
+import type { V1Node, V1Pod, V1RuntimeClass } from '@kubernetes/client-node';
+import { KubewasmError } from '../errors.js';
+import { NATIVE_IMAGE, NATIVE_LINE, SMOKE_IMAGE, SMOKE_LINE } from '../installer-image/smoke.js';
+import type { Kube } from './client.js';
+import { MANAGED_BY, NAMESPACE, readyLabel, READY_VALUE } from './names.js';
+import { watchUntil } from './wait.js';
+
+export interface SmokePodOptions {
+  name: string;
+  namespace?: string | undefined;
+  image: string;
+  runtimeClassName?: string | undefined;
+  /** Pin to a node (skips the scheduler; the RuntimeClass's node selector is still checked by the kubelet). */
+  node?: string | undefined;
+  pullPolicy?: 'Never' | 'IfNotPresent' | 'Always';
+}
+
+/** Pure: the smoke pod. */
+export function smokePod(options: SmokePodOptions): V1Pod {
+  return {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name: options.name, namespace: options.namespace ?? NAMESPACE, labels: { ...MANAGED_BY, 'kubewasm.io/verify': 'true' } },
+    spec: {
+      ...(options.runtimeClassName ? { runtimeClassName: options.runtimeClassName } : {}),
+      ...(options.node ? { nodeName: options.node } : {}),
+      restartPolicy: 'Never',
+      automountServiceAccountToken: false,
+      enableServiceLinks: false,
+      terminationGracePeriodSeconds: 0,
+      tolerations: [{ operator: 'Exists' }],
+      containers: [{ name: 'smoke', image: options.image, imagePullPolicy: options.pullPolicy ?? 'IfNotPresent' }],
+    },
+  };
+}
+
+export interface PodRun {
+  name: string;
+  node: string | null;
+  phase: 'Succeeded' | 'Failed';
+  log: string;
+  /** From the create request to the first observation of a terminal phase. */
+  ms: number;
+  /** Why it failed (container state reason and message). */
+  reason: string | null;
+}
+
+/** Container states that will not get better by waiting. */
+const HOPELESS = /^(ErrImageNeverPull|ErrImagePull|ImagePullBackOff|InvalidImageName|CreateContainerConfigError|CreateContainerError|RunContainerError|StartError|ContainerCannotRun)$/;
+
+/** Pure: a pod's outcome so far (undefined while it is still on its way). */
+export function podOutcome(pod: V1Pod | undefined): { phase: 'Succeeded' | 'Failed'; reason: string | null } | undefined {
+  if (!pod) return undefined;
+  const phase = pod.status?.phase;
+  const state = pod.status?.containerStatuses?.[0]?.state;
+  const terminated = state?.terminated;
+  if (phase === 'Succeeded') return { phase, reason: null };
+  if (phase === 'Failed') return { phase, reason: terminated ? `${terminated.reason ?? 'terminated'} (exit ${terminated.exitCode})${terminated.message ? `: ${terminated.message}` : ''}` : (pod.status?.message ?? pod.status?.reason ?? 'failed') };
+  const waiting = state?.waiting;
+  if (waiting?.reason && HOPELESS.test(waiting.reason)) return { phase: 'Failed', reason: `${waiting.reason}: ${waiting.message ?? ''}`.trim() };
+  return undefined;
+}
+
+function describePending(pod: V1Pod | undefined): string {
+  if (!pod) return 'the pod disappeared';
+  const scheduled = pod.status?.conditions?.find((c) => c.type === 'PodScheduled');
+  if (scheduled?.status === 'False') return `not scheduled: ${scheduled.message ?? scheduled.reason ?? ''}`;
+  const waiting = pod.status?.containerStatuses?.[0]?.state?.waiting;
+  return waiting ? `${waiting.reason ?? 'waiting'}${waiting.message ? `: ${waiting.message}` : ''}` : `phase ${pod.status?.phase ?? 'unknown'}`;
+}
+
+/** Creates the pod, waits for it to finish, reads its log, deletes it (unless keep). */
+export async function runPod(kube: Kube, pod: V1Pod, options: { timeoutMs?: number; keep?: boolean } = {}): Promise<PodRun> {
+  const name = pod.metadata!.name!;
+  const ns = pod.metadata?.namespace ?? NAMESPACE;
+  const t0 = performance.now();
+  await kube.call(`create pod ${ns}/${name}`, () => kube.core.createNamespacedPod({ namespace: ns, body: pod }));
+  try {
+    const { outcome, last, ms } = await watchUntil<V1Pod, { outcome: NonNullable<ReturnType<typeof podOutcome>>; last: V1Pod; ms: number }>(kube, {
+      path: `/api/v1/namespaces/${ns}/pods`,
+      query: { fieldSelector: `metadata.name=${name}` },
+      list: () => kube.call('list pods', async () => {
+        const list = await kube.core.listNamespacedPod({ namespace: ns, fieldSelector: `metadata.name=${name}` });
+        return { items: list.items, resourceVersion: list.metadata?.resourceVersion ?? '' };
+      }),
+      check: (objects) => {
+        const p = objects.get(name);
+        const o = podOutcome(p);
+        return o && p ? { outcome: o, last: p, ms: performance.now() - t0 } : undefined;
+      },
+      timeoutMs: options.timeoutMs ?? 120_000,
+      onTimeout: (objects) =>
+        new KubewasmError({
+          what: `pod ${ns}/${name} did not finish within ${Math.round((options.timeoutMs ?? 120_000) / 1000)}s (${describePending(objects.get(name))})`,
+          fix: `kubectl -n ${ns} describe pod ${name} shows its events (run again with --keep to keep the pod)`,
+        }),
+    });
+    let log = '';
+    try {
+      log = await kube.call(`read the log of pod ${name}`, () => kube.core.readNamespacedPodLog({ name, namespace: ns, container: 'smoke' }));
+    } catch (err) {
+      if (outcome.phase === 'Succeeded') throw err;
+    }
+    return { name, node: last.spec?.nodeName ?? null, phase: outcome.phase, log, ms, reason: outcome.reason };
+  } finally {
+    if (!options.keep) await kube.delete({ apiVersion: 'v1', kind: 'Pod', metadata: { name, namespace: ns } }, { gracePeriodSeconds: 0 }).catch(() => false);
+  }
+}
+
+export interface VerifyResult {
+  runtimeClass: string;
+  handler: string;
+  ok: boolean;
+  /** Skipped (with why), e.g. the Spin runtime runs Spin apps, not WASI commands. */
+  skipped: string | null;
+  node: string | null;
+  ms: number | null;
+  message: string;
+}
+
+/** Pure: which RuntimeClasses the WASI smoke module can prove (spin's handler runs Spin apps only). */
+export function verifiable(rc: Pick<V1RuntimeClass, 'handler'>): string | null {
+  return rc.handler === 'spin' ? 'the spin runtime runs Spin applications, not a plain WASI command; its node readiness is checked by the installer' : null;
+}
+
+export function podName(prefix: string): string {
+  return `${prefix}-${randomBytes(3).toString('hex')}`.toLowerCase().replace(/[^a-z0-9-]/g, '-').slice(0, 63);
+}
+
+export async function verifyRuntimeClasses(
+  kube: Kube,
+  classes: readonly V1RuntimeClass[],
+  options: { namespace?: string; image?: string; node?: string; timeoutMs?: number; keep?: boolean; onResult?: (r: VerifyResult) => void } = {},
+): Promise<VerifyResult[]> {
+  const results: VerifyResult[] = [];
+  for (const rc of classes) {
+    const name = rc.metadata?.name ?? '';
+    const skip = verifiable(rc);
+    let result: VerifyResult;
+    if (skip) {
+      result = { runtimeClass: name, handler: rc.handler, ok: true, skipped: skip, node: null, ms: null, message: `skipped: ${skip}` };
+    } else {
+      try {
+        const run = await runPod(kube, smokePod({ name: podName(`kubewasm-verify-${name}`), namespace: options.namespace, image: options.image ?? SMOKE_IMAGE, runtimeClassName: name, node: options.node }), options);
+        const printed = run.log.includes(SMOKE_LINE);
+        const ok = run.phase === 'Succeeded' && printed;
+        result = {
+          runtimeClass: name,
+          handler: rc.handler,
+          ok,
+          skipped: null,
+          node: run.node,
+          ms: Math.round(run.ms),
+          message: ok
+            ? `printed "${SMOKE_LINE}" on ${run.node} in ${(run.ms / 1000).toFixed(1)}s`
+            : run.phase === 'Succeeded'
+              ? `the pod succeeded but its log is ${JSON.stringify(run.log.slice(0, 200))}, not "${SMOKE_LINE}"`
+              : `the pod failed on ${run.node ?? 'no node'}: ${run.reason ?? 'no reason given'}`,
+        };
+      } catch (err) {
+        result = { runtimeClass: name, handler: rc.handler, ok: false, skipped: null, node: null, ms: null, message: err instanceof KubewasmError ? err.message : String(err) };
+      }
+    }
+    results.push(result);
+    options.onResult?.(result);
+  }
+  return results;
+}
+
+// ---- bench ----
+
+export interface Summary {
+  runs: number;
+  medianMs: number;
+  p95Ms: number;
+  minMs: number;
+  maxMs: number;
+}
+
+/** Pure: median and p95 (nearest rank) of the samples. */
+export function summarize(samples: readonly number[]): Summary {
+  if (samples.length === 0) throw new Error('no samples');
+  const s = [...samples].sort((a, b) => a - b);
+  const rank = (p: number) => s[Math.min(s.length - 1, Math.max(0, Math.ceil(p * s.length) - 1))]!;
+  const median = s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+  return { runs: s.length, medianMs: Math.round(median), p95Ms: Math.round(rank(0.95)), minMs: Math.round(s[0]!), maxMs: Math.round(s[s.length - 1]!) };
+}
+
+export interface BenchResult {
+  node: string;
+  runtimeClass: string;
+  wasm: Summary;
+  runc: Summary;
+  samples: { wasm: number[]; runc: number[] };
+}
+
+/** Pure: the first node where the runtime class's shim is ready. */
+export function benchNode(nodes: readonly V1Node[], shim: string, wanted?: string): string | undefined {
+  const ready = nodes.filter((n) => n.metadata?.labels?.[readyLabel(shim)] === READY_VALUE).map((n) => n.metadata?.name ?? '');
+  if (wanted) return ready.includes(wanted) ? wanted : undefined;
+  return ready.sort()[0];
+}
+
+/**
+ * Runs `runs` Wasm pods and `runs` runc pods, alternating, on one node, after
+ * one unmeasured warm-up of each (it unpacks the images).
+ */
+export async function bench(
+  kube: Kube,
+  options: { namespace?: string; runtimeClass: V1RuntimeClass; node: string; runs: number; wasmImage?: string; runcImage?: string; timeoutMs?: number; onRun?: (kind: 'wasm' | 'runc', i: number, ms: number) => void },
+): Promise<BenchResult> {
+  const rcName = options.runtimeClass.metadata?.name ?? '';
+  const once = async (kind: 'wasm' | 'runc') => {
+    const run = await runPod(
+      kube,
+      smokePod({ name: podName(`kubewasm-bench-${kind}`), namespace: options.namespace, image: kind === 'wasm' ? (options.wasmImage ?? SMOKE_IMAGE) : (options.runcImage ?? NATIVE_IMAGE), runtimeClassName: kind === 'wasm' ? rcName : undefined, node: options.node }),
+      { timeoutMs: options.timeoutMs ?? 120_000 },
+    );
+    const line = kind === 'wasm' ? SMOKE_LINE : NATIVE_LINE;
+    if (run.phase !== 'Succeeded' || !run.log.includes(line)) {
+      throw new KubewasmError({ what: `the ${kind} bench pod did not print "${line}" (${run.phase}: ${run.reason ?? JSON.stringify(run.log.slice(0, 120))})`, where: options.node, fix: 'run kubewasm verify first; the bench needs the smoke images on the node (kubewasm install loads them)' });
+    }
+    return run.ms;
+  };
+  await once('wasm');
+  await once('runc');
+  const samples = { wasm: [] as number[], runc: [] as number[] };
+  for (let i = 0; i < options.runs; i++) {
+    for (const kind of ['wasm', 'runc'] as const) {
+      const ms = await once(kind);
+      samples[kind].push(ms);
+      options.onRun?.(kind, i, ms);
+    }
+  }
+  return { node: options.node, runtimeClass: rcName, wasm: summarize(samples.wasm), runc: summarize(samples.runc), samples };
+}

@@ -1,0 +1,107 @@
+// The node lock: two kubewasm runs never change one node at the same time.
+//
+// A small sh program on the node takes flock(1) on a file under /run (gone at
+// reboot, like the lock) and keeps it while kubewasm keeps its standard input
+// open and sends a heartbeat. The kernel drops the lock when that program
+// ends, which it does when kubewasm closes its stdin, when the connection
+// (ssh session, docker exec, child pipe) goes away, or when no heartbeat came
+// for HOLD_SECONDS: a kill -9 of kubewasm, a dropped SSH connection or a
+// half-open one never leaves a stale lock behind. A node without flock(1)
+// gets an atomic mkdir lock held by the same program, which removes it on
+// exit; only a kill -9 of that program on the node itself can leave that one
+// behind, and the message then says which directory to remove.
+import { hostname, userInfo } from 'node:os';
+import { createHash } from 'node:crypto';
+import { KubewasmError } from '../errors.js';
+import type { NodeHost, RunningCommand } from './host.js';
+import { DEFAULT_STATE_DIR } from './record.js';
+
+export const HEARTBEAT_SECONDS = 10;
+export const HOLD_SECONDS = 60;
+export const DEFAULT_LOCK_PATH = '/run/lock/kubewasm.lock';
+
+// $1 lock file, $2 owner text, $3 seconds without heartbeat before giving up.
+const LOCK_SCRIPT = `
+lock=$1 owner=$2 hold=$3
+mkdir -p -- "$(dirname -- "$lock")" 2>/dev/null
+wait_for_kubewasm() {
+  echo acquired
+  # Hold until stdin ends or stays silent for $hold seconds.
+  t=; command -v timeout >/dev/null 2>&1 && t="timeout $hold"
+  while c=$($t dd bs=1 count=1 2>/dev/null) && [ -n "$c" ]; do :; done
+}
+if command -v flock >/dev/null 2>&1; then
+  exec 9>>"$lock" || { echo "error cannot open $lock"; exit 1; }
+  if ! flock -n 9; then printf 'busy %s\\n' "$(head -c 2000 -- "$lock" | tr '\\n' ' ')"; exit 75; fi
+  printf '%s node-pid=%s\\n' "$owner" "$$" > "$lock"
+  wait_for_kubewasm
+  : > "$lock"
+else
+  if ! mkdir -- "$lock.d" 2>/dev/null; then printf 'busy-dir %s\\n' "$(head -c 2000 -- "$lock.d/owner" 2>/dev/null | tr '\\n' ' ')"; exit 75; fi
+  trap 'rm -rf -- "$lock.d"' EXIT
+  trap 'exit 129' HUP; trap 'exit 130' INT; trap 'exit 143' TERM; trap 'exit 141' PIPE
+  printf '%s node-pid=%s\\n' "$owner" "$$" > "$lock.d/owner"
+  wait_for_kubewasm
+fi
+`;
+
+export interface NodeLock {
+  release(): Promise<void>;
+}
+
+/** The lock file for a state dir: one per node, one per custom state dir (tests run several "nodes" on one machine). */
+export function lockPathFor(stateDir: string): string {
+  if (stateDir === DEFAULT_STATE_DIR) return DEFAULT_LOCK_PATH;
+  return `/run/lock/kubewasm-${createHash('sha256').update(stateDir).digest('hex').slice(0, 12)}.lock`;
+}
+
+export function ownerText(command = process.argv.slice(2, 4).join(' ') || 'kubewasm'): string {
+  let user = 'unknown';
+  try {
+    user = userInfo().username;
+  } catch {
+    // no passwd entry (a container)
+  }
+  return `pid=${process.pid} host=${hostname()} user=${user} since=${new Date().toISOString()} command=${JSON.stringify(`kubewasm ${command}`)}`.replace(/\n/g, ' ');
+}
+
+export async function acquireNodeLock(host: NodeHost, lockPath: string, owner = ownerText()): Promise<NodeLock> {
+  let running: RunningCommand;
+  try {
+    running = await host.start(['sh', '-c', LOCK_SCRIPT, 'sh', lockPath, owner, String(HOLD_SECONDS)]);
+  } catch (err) {
+    throw err instanceof KubewasmError ? err : new KubewasmError({ what: `cannot take the node lock: ${(err as Error).message}`, where: host.name, cause: err });
+  }
+  const line = await running.readLine();
+  if (line === 'acquired') {
+    const heartbeat = setInterval(() => running.write('k'), HEARTBEAT_SECONDS * 1000);
+    heartbeat.unref();
+    let released = false;
+    return {
+      async release() {
+        if (released) return;
+        released = true;
+        clearInterval(heartbeat);
+        await running.end();
+      },
+    };
+  }
+  const exit = await running.end();
+  if (line?.startsWith('busy')) {
+    const holder = line.replace(/^busy(-dir)? ?/, '').trim() || '(no owner recorded)';
+    const nodePid = /node-pid=(\d+)/.exec(holder)?.[1];
+    const dirLock = line.startsWith('busy-dir');
+    throw new KubewasmError({
+      what: `another kubewasm run is changing this node: ${holder}`,
+      where: `${host.name}:${dirLock ? `${lockPath}.d` : lockPath}`,
+      fix: dirLock
+        ? `wait for it to finish; if no kubewasm run is alive${nodePid ? ` and process ${nodePid} is gone from the node` : ''}, remove ${lockPath}.d on the node (this node has no flock(1); installing util-linux makes the lock release itself)`
+        : `wait for it to finish and run again. The lock goes away by itself when that run ends, is killed or loses its connection (at most ${HOLD_SECONDS}s after its last heartbeat)${nodePid ? `; to end it now, kill ${nodePid} on the node` : ''}`,
+    });
+  }
+  throw new KubewasmError({
+    what: `cannot take the node lock ${lockPath}: ${(line ?? exit.stderr.trim()) || `exit code ${exit.code}`}`,
+    where: host.name,
+    fix: 'check that /run/lock is writable by root on the node (kubewasm runs as root there, or through sudo)',
+  });
+}

@@ -1,0 +1,112 @@
+// File operations for transports that can only run programs on the node (ssh,
+// docker): each one is a short POSIX sh script run there, so the transport
+// itself only has to run a program and carry bytes in and out.
+import type { ExecOptions, ExecResult, FileInfo, NodeHost, RunningCommand, WriteOptions } from '../host.js';
+
+export interface RawResult {
+  code: number;
+  stdout: Buffer;
+  stderr: Buffer;
+}
+
+/** "absent" from the scripts below; far from the codes sh and coreutils use. */
+const ABSENT = 44;
+
+// Streams stdin into a temporary file beside the target, checks its size and
+// sha256 there, and only then renames it into place. A cut connection ends
+// stdin early: the size check fails and the trap removes the temporary file,
+// so a partial upload never survives on the node, with or without a next run.
+const WRITE_SCRIPT = `
+target=$1 size=$2 mode=$3 sum=$4
+tmp="$(dirname -- "$target")/.$(basename -- "$target").kubewasm-$$"
+trap 'rm -f -- "$tmp"' EXIT
+trap 'exit 129' HUP; trap 'exit 130' INT; trap 'exit 143' TERM; trap 'exit 141' PIPE
+(umask 077 && cat > "$tmp") || exit 74
+got=$(wc -c < "$tmp")
+[ "$got" -eq "$size" ] || { echo "only $got of $size bytes reached the node" >&2; exit 75; }
+if [ -n "$sum" ] && command -v sha256sum >/dev/null 2>&1; then
+  got=$(sha256sum < "$tmp"); got=\${got%% *}
+  [ "$got" = "$sum" ] || { echo "the bytes on the node have sha256 $got, expected $sum" >&2; exit 76; }
+fi
+sync -- "$tmp" 2>/dev/null
+chmod "$mode" "$tmp" && mv -f -- "$tmp" "$target" || exit 77
+trap - EXIT
+`;
+
+export abstract class ShellHost implements NodeHost {
+  abstract readonly name: string;
+
+  /** Runs argv on the node and collects its output as bytes; throws only when the node cannot be reached. */
+  protected abstract run(argv: string[], options?: ExecOptions): Promise<RawResult>;
+  abstract start(argv: string[]): Promise<RunningCommand>;
+  abstract close(): Promise<void>;
+
+  async exec(argv: string[], options: ExecOptions = {}): Promise<ExecResult> {
+    const result = await this.run(argv, options);
+    return { code: result.code, stdout: result.stdout.toString('utf8'), stderr: result.stderr.toString('utf8') };
+  }
+
+  async readFile(path: string): Promise<Buffer | undefined> {
+    const result = await this.script('[ -e "$1" ] || exit 44; exec cat -- "$1"', [path]);
+    if (result.code === ABSENT) return undefined;
+    if (result.code !== 0) throw fileError(this.name, 'read', path, result);
+    return result.stdout;
+  }
+
+  async writeFileAtomic(path: string, data: Buffer | string, mode = 0o644, options: WriteOptions = {}): Promise<void> {
+    const bytes = typeof data === 'string' ? Buffer.from(data) : data;
+    const result = await this.script(WRITE_SCRIPT, [path, String(bytes.length), mode.toString(8), options.sha256 ?? ''], { input: bytes });
+    if (result.code !== 0) throw fileError(this.name, 'write', path, result);
+  }
+
+  async removeFile(path: string): Promise<void> {
+    const result = await this.script('rm -f -- "$1"', [path]);
+    if (result.code !== 0) throw fileError(this.name, 'remove', path, result);
+  }
+
+  async removeEmptyDir(path: string): Promise<void> {
+    await this.script('rmdir -- "$1" 2>/dev/null; exit 0', [path]);
+  }
+
+  async readDir(path: string): Promise<string[] | undefined> {
+    const result = await this.script('[ -d "$1" ] || exit 44; exec ls -1A -- "$1"', [path]);
+    if (result.code === ABSENT) return undefined;
+    if (result.code !== 0) throw fileError(this.name, 'list', path, result);
+    return result.stdout.toString('utf8').split('\n').filter(Boolean);
+  }
+
+  async stat(path: string): Promise<FileInfo | undefined> {
+    const result = await this.script('[ -e "$1" ] || exit 44; exec stat -L -c "%f %s" -- "$1"', [path]);
+    if (result.code === ABSENT) return undefined;
+    if (result.code !== 0) throw fileError(this.name, 'stat', path, result);
+    const [rawMode, size] = result.stdout.toString('utf8').trim().split(' ');
+    const mode = parseInt(rawMode ?? '0', 16);
+    return { mode: mode & 0o7777, size: Number(size), isDirectory: (mode & 0o170000) === 0o040000 };
+  }
+
+  async mkdirp(path: string, mode = 0o755): Promise<void> {
+    const result = await this.script('[ -d "$1" ] && exit 0; mkdir -p -- "$1" && chmod "$2" -- "$1"', [path, mode.toString(8)]);
+    if (result.code !== 0) throw fileError(this.name, 'create directory', path, result);
+  }
+
+  protected script(body: string, args: string[], options: ExecOptions = {}): Promise<RawResult> {
+    return this.run(['sh', '-c', body, 'sh', ...args], options);
+  }
+}
+
+/** An Error carrying the errno-like code a local fs call would have, so callers treat every transport alike. */
+export function fileError(node: string, op: string, path: string, result: RawResult): Error {
+  const detail = (result.stderr.toString('utf8') || result.stdout.toString('utf8')).trim().split('\n').slice(-3).join('; ');
+  const error = new Error(`${op} ${node}:${path} failed (exit ${result.code})${detail ? `: ${detail}` : ''}`) as NodeJS.ErrnoException;
+  const code = errnoFromText(detail);
+  if (code) error.code = code;
+  return error;
+}
+
+export function errnoFromText(text: string): string | undefined {
+  if (/No space left on device/i.test(text)) return 'ENOSPC';
+  if (/Disk quota exceeded/i.test(text)) return 'EDQUOT';
+  if (/Read-only file system/i.test(text)) return 'EROFS';
+  if (/Permission denied|Operation not permitted/i.test(text)) return 'EACCES';
+  return undefined;
+}

@@ -1,0 +1,160 @@
+// The ssh transport and the node algorithm on "nodes" made of namespaces,
+// each with its own OpenSSH server and its own containerd (Debian 1.6 and the
+// 2.2.9 build): kubewasm converges them over SSH with no containerd option at
+// all (the nodes look like real machines), and uninstall gives back every byte.
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { convergeNode, resetNode } from '../../lib/node/converge.js';
+import { SshHost } from '../../lib/node/transports/ssh.js';
+import { SHIMS } from '../../lib/shims/catalog.js';
+import { shimsFromDir } from '../../lib/shims/shim-dir.js';
+import { writeStandInShim } from '../support/containerd.js';
+import { kubewasm } from '../support/kubewasm-cli.js';
+import { createNet, createNode, type TestNet, type TestNode } from '../support/netns.js';
+import { clientKey, startSshd, type ClientKey, type Sshd } from '../support/sshd.js';
+
+const work = mkdtempSync(path.join(tmpdir(), 'kubewasm-ssh-test-'));
+const shimSource = path.join(work, 'shims');
+
+describe('ssh transport on namespace nodes', () => {
+  let net: TestNet;
+  let key: ClientKey;
+  const nodes: Array<{ node: TestNode; sshd: Sshd }> = [];
+  const knownHosts = path.join(work, 'known_hosts');
+  const connect = (node: TestNode) => SshHost.connect({ host: node.ip, user: 'root', identityFile: key.privateKey, knownHostsFile: knownHosts, name: node.name });
+
+  beforeAll(async () => {
+    const { mkdirSync } = await import('node:fs');
+    mkdirSync(shimSource);
+    for (const shim of Object.values(SHIMS)) writeStandInShim(shimSource, shim.binaryName);
+    net = createNet('10.247.119');
+    key = clientKey(work);
+    for (const [i, version] of (['1.6', '2.2'] as const).entries()) {
+      const node = createNode(net, i + 1, version);
+      const sshd = startSshd(node, key);
+      node.startContainerd();
+      nodes.push({ node, sshd });
+    }
+    writeFileSync(knownHosts, nodes.map((n) => n.sshd.knownHostsLine).join(''));
+  });
+  afterAll(() => {
+    for (const { node } of nodes) node.destroy();
+    net?.cleanup();
+  });
+
+  it('runs programs with their exit codes and moves files both ways', async () => {
+    const host = await connect(nodes[0]!.node);
+    try {
+      expect(await host.exec(['sh', '-c', 'echo out; echo err >&2; exit 3'])).toEqual({ code: 3, stdout: 'out\n', stderr: 'err\n' });
+      expect((await host.exec(['no-such-program-here'])).code).toBe(127);
+      expect((await host.exec(['sleep', '5'], { timeoutMs: 300 })).code).toBe(124);
+      expect((await host.exec(['cat'], { input: 'to stdin' })).stdout).toBe('to stdin');
+      const bytes = Buffer.from([0, 1, 2, 255, 10, 13, 0]);
+      await host.writeFileAtomic('/var/lib/probe/file', bytes, 0o640).catch((err: Error) => expect(err.message).toMatch(/write/));
+      await host.mkdirp('/var/lib/probe', 0o700);
+      await host.writeFileAtomic('/var/lib/probe/file', bytes, 0o640);
+      expect(await host.readFile('/var/lib/probe/file')).toEqual(bytes);
+      expect(await host.stat('/var/lib/probe/file')).toEqual({ mode: 0o640, size: 7, isDirectory: false });
+      expect((await host.stat('/var/lib/probe'))?.isDirectory).toBe(true);
+      expect(await host.readFile('/var/lib/probe/none')).toBeUndefined();
+      expect(await host.stat('/var/lib/probe/none')).toBeUndefined();
+      await expect(host.writeFileAtomic('/var/lib/probe/file', Buffer.from('other'), 0o644, { sha256: '0'.repeat(64) })).rejects.toThrow(/sha256/);
+      expect(await host.readFile('/var/lib/probe/file')).toEqual(bytes);
+      expect(await host.readDir('/var/lib/probe')).toEqual(['file']); // no temporary file left behind
+      await host.removeFile('/var/lib/probe/file');
+      await host.removeEmptyDir('/var/lib/probe');
+      expect(await host.stat('/var/lib/probe')).toBeUndefined();
+    } finally {
+      await host.close();
+    }
+  });
+
+  for (const [i, label] of ['containerd 1.6 (config version 2)', 'containerd 2.2.9 (config version 3)'].entries()) {
+    it(`converges and resets a node with ${label}, byte for byte`, async () => {
+      const { node } = nodes[i]!;
+      const before = node.snapshot();
+      const pidBefore = node.containerdPid();
+      const host = await connect(node);
+      try {
+        const shims = await shimsFromDir(shimSource, [SHIMS.wasmtime, SHIMS.spin]);
+        const result = await convergeNode(host, { shims }, { criTimeoutMs: 30_000 });
+        expect(result.applied).toBe(true);
+        expect(result.plan.config.registered).toEqual(['wasmtime', 'spin']);
+        expect(node.containerdPid()).not.toBe(pidBefore);
+        expect(Object.keys(node.criInfo().config.containerd.runtimes)).toEqual(expect.arrayContaining(['runc', 'wasmtime', 'spin']));
+        expect(readFileSync(path.join(node.dir, 'usr-local-bin', 'containerd-shim-wasmtime-v1')).equals(readFileSync(path.join(shimSource, 'containerd-shim-wasmtime-v1')))).toBe(true);
+        const record = JSON.parse(readFileSync(path.join(node.dir, 'var-lib/kubewasm/installed.json'), 'utf8'));
+        expect(record.shims.map((s: { path: string }) => s.path)).toEqual(['/usr/local/bin/containerd-shim-wasmtime-v1', '/usr/local/bin/containerd-shim-spin-v2']);
+        // Only the record stays in the state dir: no journal, no backups.
+        expect(Object.keys(node.snapshot()).filter((p) => p.startsWith('var-lib/kubewasm/'))).toEqual(['var-lib/kubewasm/installed.json']);
+
+        const again = await convergeNode(host, { shims }, { criTimeoutMs: 30_000 });
+        expect(again.applied).toBe(false);
+
+        const reset = await resetNode(host, { criTimeoutMs: 30_000 });
+        expect(reset.applied).toBe(true);
+        expect(node.snapshot()).toEqual(before);
+        expect(Object.keys(node.criInfo().config.containerd.runtimes)).not.toContain('wasmtime');
+      } finally {
+        await host.close();
+      }
+    });
+  }
+
+  describe('the fleet CLI', () => {
+    const restartLog = path.join(work, 'restarts.log');
+    const sshFlags = () => ['--ssh', nodes.map((n) => `root@${n.node.ip}`).join(','), '--identity', key.privateKey, '--known-hosts', knownHosts];
+    // Each node's restart logs when it begins and takes a second longer, so overlapping restarts show.
+    const slowRestarts = () => {
+      rmSync(restartLog, { force: true });
+      for (const { node } of nodes) writeFileSync(path.join(node.dir, 'usr-local-sbin', 'restart-hook'), `echo "$(date +%s%N) ${node.name}" >> ${restartLog}; sleep 1\n`);
+    };
+    const restartStarts = () => readFileSync(restartLog, 'utf8').trim().split('\n').map((l) => Number(l.split(' ')[0]) / 1e6);
+    afterAll(() => {
+      for (const { node } of nodes) rmSync(path.join(node.dir, 'usr-local-sbin', 'restart-hook'), { force: true });
+    });
+
+    it('installs on every node with -o json: one result per node, restarts one at a time (--max-unavailable 1)', async () => {
+      const before = nodes.map(({ node }) => node.snapshot());
+      slowRestarts();
+      const result = await kubewasm(['node', 'install', ...sshFlags(), '--shim-dir', shimSource, '--shims', 'wasmtime', '-o', 'json']);
+      expect(result.code, result.stderr).toBe(0);
+      const json = JSON.parse(result.stdout);
+      expect(json).toHaveLength(2);
+      expect(json.map((r: { node: string }) => r.node)).toEqual(nodes.map((n) => `root@${n.node.ip}`));
+      for (const r of json) expect(r).toMatchObject({ ok: true, applied: true, restart: true, config: { registered: ['wasmtime'] }, uploads: [{ shim: 'wasmtime', path: '/usr/local/bin/containerd-shim-wasmtime-v1' }] });
+      expect(json[0].config.version).toBe(2);
+      expect(json[1].config.version).toBe(3);
+      const [a, b] = restartStarts();
+      expect(Math.abs(b! - a!)).toBeGreaterThan(1000); // the second restart began after the first one's step ended
+      for (const { node } of nodes) expect(Object.keys(node.criInfo().config.containerd.runtimes)).toContain('wasmtime');
+
+      // Uninstall through an inventory file (YAML), two restarts at once.
+      const inventory = path.join(work, 'inventory.yaml');
+      writeFileSync(inventory, `defaults:\n  user: root\n  identity: ${key.privateKey}\n  knownHosts: ${knownHosts}\nnodes:\n${nodes.map((n) => `  - host: ${n.node.ip}\n    name: ${n.node.name}\n`).join('')}`);
+      slowRestarts();
+      const removed = await kubewasm(['node', 'uninstall', '--inventory', inventory, '--max-unavailable', '2']);
+      expect(removed.code, removed.stderr).toBe(0);
+      expect(removed.stdout).toContain('node1: ✓ edit /etc/containerd/config.toml (config version 2): unregister wasmtime');
+      expect(removed.stderr).toContain('2 nodes: 2 ok (2 changed)');
+      const [c, d] = restartStarts();
+      expect(Math.abs(d! - c!)).toBeLessThan(1000); // both restarted together
+      nodes.forEach(({ node }, i) => expect(node.snapshot()).toEqual(before[i]));
+    });
+
+    it('one unreachable node fails alone: the others converge, exit 1 with a summary', async () => {
+      const before = nodes.map(({ node }) => node.snapshot());
+      const result = await kubewasm(['node', 'install', ...sshFlags(), '--ssh', `root@${net.prefix}.99`, '--shim-dir', shimSource, '-o', 'json']);
+      expect(result.code).toBe(1);
+      const json = JSON.parse(result.stdout);
+      expect(json.map((r: { ok: boolean }) => r.ok)).toEqual([true, true, false]);
+      expect(json[2]).toMatchObject({ node: `root@${net.prefix}.99`, ok: false, error: { what: expect.stringMatching(/not in .*known_hosts|cannot connect|timed out/) } });
+      expect(result.stderr).toContain(`3 nodes: 2 ok (2 changed), 1 failed: root@${net.prefix}.99`);
+      const removed = await kubewasm(['node', 'uninstall', ...sshFlags()]);
+      expect(removed.code, removed.stderr).toBe(0);
+      nodes.forEach(({ node }, i) => expect(node.snapshot()).toEqual(before[i]));
+    });
+  });
+});
