@@ -128,7 +128,7 @@ export async function shimSourcesForNode(ctx: CommandContext, host: NodeHost, sh
 // ---------------------------------------------------------------------------
 // Progress
 
-const mb = (n: number) => `${(n / 1e6).toFixed(1)} MB`;
+const mb = (n: number) => (n < 1e6 ? `${(n / 1e3).toFixed(1)} kB` : `${(n / 1e6).toFixed(1)} MB`);
 const short = (hex: string) => `${hex.slice(0, 12)}…`;
 
 /** Resolve and fetch with a progress view on ctx.stderr: listr2 on a terminal, plain lines otherwise. */
@@ -160,7 +160,7 @@ export function plainProgress(log: (line: string) => void, verbose = false): (e:
         break;
       }
       case 'verified':
-        log(`${label}: downloaded ${mb(e.bytes)}, sha256 verified`);
+        log(`${label}: ${e.artifact.fetch.kind === 'bundle' ? 'copied' : 'downloaded'} ${mb(e.bytes)}${e.artifact.fetch.kind === 'bundle' ? ' from the bundle' : ''}, sha256 verified`);
         break;
       case 'skipped-entry':
         if (verbose) log(`${label}: ${e.reason}`);
@@ -190,7 +190,7 @@ async function fetchWithListr(ctx: CommandContext, releases: ShimReleases, shims
           } else if (e.type === 'cached') task.output = 'in the cache';
         });
         state.artifacts[i] = artifact;
-        task.title = `${artifactLabel(r)}: ${artifact.fetchedBytes ? `${mb(artifact.fetchedBytes)} downloaded, ` : 'cached, '}sha256 ${short(r.sha256)} verified (${r.digestSource})`;
+        task.title = `${artifactLabel(r)}: ${artifact.fetchedBytes ? `${mb(artifact.fetchedBytes)} ${r.fetch.kind === 'bundle' ? 'copied from the bundle' : 'downloaded'}, ` : 'cached, '}sha256 ${short(r.sha256)} verified (${r.digestSource})`;
       },
     })),
     { concurrent: 4, exitOnError: true, rendererOptions },

@@ -3,13 +3,13 @@
 // the node before it is made (journal.ts), replaced files and the config are
 // backed up first, and a failure undoes what was done, so a node is left
 // either exactly as it was or fully converged.
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { readContainerdFacts, type ContainerdFacts, type SetupOverrides } from '../containerd/facts.js';
 import { criStatus, restartContainerd, waitForCri } from '../containerd/service.js';
 import type { ContainerdSetup } from '../containerd/setup.js';
 import { asKubewasmError, KubewasmError } from '../errors.js';
-import { isTempOf, type NodeHost } from './host.js';
+import { isTempOf, tempNameFor, type NodeHost } from './host.js';
 import {
   configBackupPath,
   decideRecovery,
@@ -72,20 +72,48 @@ const sha256 = (bytes: Buffer | string) => createHash('sha256').update(bytes).di
 const noGate = <T>(fn: () => Promise<T>) => fn();
 
 /**
- * Performs a plan. A failure before the config is written takes back the
- * uploads; a failure after puts the previous config back and restarts
- * containerd on it, then takes back the uploads. If even that fails, the
- * journal stays on the node and the next run finishes the undo first.
+ * Performs a plan:
+ * 1. each shim is streamed to a hidden staging file beside its target and
+ *    checked there (sha256, executable); nothing is journaled yet, and a
+ *    transfer cut short removes its own staging file on the node;
+ * 2. backups of what is replaced, then the journal;
+ * 3. the staged files are renamed into place;
+ * 4. in the restart gate: config, restart, CRI, shims checked again.
+ * A failure undoes what was done (the previous config is restored and
+ * containerd restarted on it). If the node cannot be reached to undo, the
+ * journal stays and the next run finishes the undo first.
  */
 export async function applyPlan(host: NodeHost, plan: NodePlan, setup: ContainerdSetup, options: NodeOptions = {}): Promise<ApplyTimings> {
   const stateDir = options.stateDir ?? DEFAULT_STATE_DIR;
   const step = options.onStep ?? (() => {});
   const gate = options.restartGate ?? noGate;
   const timings: ApplyTimings = { uploadMs: 0, gateMs: 0, restartMs: 0 };
-  const createdStateDir = (await host.stat(stateDir)) === undefined;
-  const journal = journalFor(plan, stateDir, { owner: options.owner ?? ownerText(), createdStateDir, configSha256: sha256 });
+  const runId = randomBytes(4).toString('hex');
+  const staged = new Map(plan.uploads.map((u) => [u.to, tempNameFor(u.to, `staged-${runId}`)]));
+  const removeStaged = async () => {
+    for (const path of staged.values()) await host.removeFile(path);
+  };
 
-  // Backups and the journal, before the first change.
+  // 1. Stage every upload.
+  let started = Date.now();
+  try {
+    for (const upload of plan.uploads) {
+      throwIfAborted(options.signal, host);
+      step(`upload ${upload.shim} shim to ${upload.to}`);
+      await uploadVerified(host, upload, staged.get(upload.to)!);
+    }
+    const wanted = plan.record?.shims.map((s) => s.path) ?? [];
+    await checkShims(host, wanted.map((path) => staged.get(path) ?? path), 'before the config change', wanted);
+    throwIfAborted(options.signal, host);
+  } catch (err) {
+    const undone = await attempt(removeStaged);
+    throw withOutcome(err, host, undone ? 'the node was left as it was (staged uploads removed; config and containerd untouched)' : unreachableOutcome('staged uploads'));
+  }
+  timings.uploadMs = Date.now() - started;
+
+  // 2. Backups and the journal, before the first change.
+  const createdStateDir = (await host.stat(stateDir)) === undefined;
+  const journal = journalFor(plan, stateDir, { owner: options.owner ?? ownerText(), createdStateDir, configSha256: sha256, staged });
   try {
     await host.mkdirp(stateDir, 0o700);
     if (journal.files.some((f) => f.backup)) await host.mkdirp(fileBackupDir(stateDir), 0o700);
@@ -93,27 +121,25 @@ export async function applyPlan(host: NodeHost, plan: NodePlan, setup: Container
     if (journal.config?.backup && plan.config.before) await host.writeFileAtomic(journal.config.backup, plan.config.before, 0o600);
     await writeJournal(host, stateDir, journal);
   } catch (err) {
-    await cleanUp(host, stateDir, journal, createdStateDir).catch(() => {});
-    throw writeError(host, stateDir, err, 'cannot write kubewasm\'s journal and backups', '--state-dir');
+    const undone = await attempt(async () => {
+      await removeStaged();
+      await cleanUp(host, stateDir, journal, createdStateDir);
+    });
+    throw withOutcome(writeError(host, stateDir, err, "cannot write kubewasm's journal and backups", '--state-dir'), host, undone ? 'the node was left as it was' : unreachableOutcome('staged uploads'));
   }
 
-  let started = Date.now();
+  // 3. Put the uploads in place.
   try {
-    for (const upload of plan.uploads) {
-      throwIfAborted(options.signal, host);
-      step(`upload ${upload.shim} shim to ${upload.to}`);
-      await uploadVerified(host, upload);
-    }
-    await checkShims(host, journal.shims, 'before the config change');
-    throwIfAborted(options.signal, host);
+    for (const upload of plan.uploads) await host.rename(staged.get(upload.to)!, upload.to);
   } catch (err) {
-    step(`failed (${asKubewasmError(err).what}); taking back the uploads`);
-    await undoFiles(host, journal);
-    await cleanUp(host, stateDir, journal, createdStateDir);
-    throw withOutcome(err, host, 'the node was left as it was (uploads taken back, config and containerd untouched)');
+    const undone = await attempt(async () => {
+      await undoFiles(host, journal);
+      await cleanUp(host, stateDir, journal, createdStateDir);
+    });
+    throw withOutcome(err, host, undone ? 'the node was left as it was' : unreachableOutcome('uploads', journalPath(stateDir)));
   }
-  timings.uploadMs = Date.now() - started;
 
+  // 4. Config, restart, CRI: at most K nodes at once.
   if (plan.restart) {
     const waitingSince = Date.now();
     let undoFailed: KubewasmError | undefined;
@@ -157,14 +183,40 @@ export async function applyPlan(host: NodeHost, plan: NodePlan, setup: Container
           cause: err,
         });
       }
-      await undoFiles(host, journal);
-      await cleanUp(host, stateDir, journal, createdStateDir);
-      throw withOutcome(err, host, touched ? 'the previous config was restored and containerd restarted on it; uploads taken back' : 'the node was left as it was');
+      const undone = await attempt(async () => {
+        await undoFiles(host, journal);
+        await cleanUp(host, stateDir, journal, createdStateDir);
+      });
+      throw withOutcome(
+        err,
+        host,
+        !undone
+          ? unreachableOutcome('uploads', journalPath(stateDir))
+          : touched
+            ? 'the previous config was restored and containerd restarted on it; uploads taken back'
+            : 'the node was left as it was',
+      );
     }
   }
 
   await complete(host, stateDir, journal, step);
   return timings;
+}
+
+/** Runs an undo step; false when the node could not be reached (the journal on it says what is left). */
+async function attempt(fn: () => Promise<void>): Promise<boolean> {
+  try {
+    await fn();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function unreachableOutcome(what: string, journal?: string): string {
+  return journal
+    ? `the node could not be reached to take back the ${what}: the next run finds ${journal} and finishes the undo first`
+    : `the node could not be reached to remove the ${what}: a transfer cut short removes its own file on the node, and the next run removes any other staged file`;
 }
 
 /** The end of a successful run (or the completion of an interrupted one): record, removals, clean up. */
@@ -189,6 +241,7 @@ async function cleanUp(host: NodeHost, stateDir: string, journal: Journal, remov
 /** Puts back each file the journal names: its backup, or nothing if it did not exist. */
 async function undoFiles(host: NodeHost, journal: Journal): Promise<void> {
   for (const file of journal.files) {
+    if (file.staged) await host.removeFile(file.staged);
     if (file.backup) {
       if (await host.stat(file.backup)) await copyOnNode(host, file.backup, file.path);
     } else await host.removeFile(file.path);
@@ -282,28 +335,29 @@ export function statePaths(stateDir: string): string[] {
   return [journalPath(stateDir), recordPath(stateDir), configBackupPath(stateDir)];
 }
 
-async function uploadVerified(host: NodeHost, upload: Upload): Promise<void> {
+async function uploadVerified(host: NodeHost, upload: Upload, to: string): Promise<void> {
   const bytes = await readFile(upload.from);
   const local = sha256(bytes);
   if (local !== upload.sha256) {
     throw new KubewasmError({ what: `the shim binary changed on this machine since it was verified (sha256 ${local}, expected ${upload.sha256})`, where: upload.from, fix: 'run kubewasm again so it downloads and verifies the shim afresh' });
   }
   try {
-    await host.mkdirp(upload.to.slice(0, upload.to.lastIndexOf('/')) || '/');
-    await host.writeFileAtomic(upload.to, bytes, 0o755, { sha256: upload.sha256 });
+    await host.mkdirp(to.slice(0, to.lastIndexOf('/')) || '/');
+    await host.writeFileAtomic(to, bytes, 0o755, { sha256: upload.sha256 });
   } catch (err) {
     throw writeError(host, upload.to, err, `cannot upload the ${upload.shim} shim (${(bytes.length / 1e6).toFixed(1)} MB)`, '--install-dir');
   }
-  const onNode = await digestOnNode(host, upload.to);
+  const onNode = await digestOnNode(host, to);
   if (onNode !== upload.sha256) {
     throw new KubewasmError({ what: `the uploaded shim has sha256 ${onNode ?? '(missing)'} on the node, expected ${upload.sha256}`, where: `${host.name}:${upload.to}`, fix: "check the node's disk (space, errors) and run kubewasm again" });
   }
 }
 
 /** Each shim must be a file containerd can execute (a noexec mount or a missing file fail here). */
-async function checkShims(host: NodeHost, paths: string[], when: string): Promise<void> {
-  for (const path of paths) {
-    const result = await host.exec(['sh', '-c', '[ -f "$1" ] || exit 3; [ -x "$1" ] || exit 4', 'sh', path]);
+async function checkShims(host: NodeHost, paths: string[], when: string, shownAs: string[] = paths): Promise<void> {
+  for (const [i, checked] of paths.entries()) {
+    const path = shownAs[i] ?? checked;
+    const result = await host.exec(['sh', '-c', '[ -f "$1" ] || exit 3; [ -x "$1" ] || exit 4', 'sh', checked]);
     if (result.code === 0) continue;
     const missing = result.code === 3;
     throw new KubewasmError({

@@ -49,6 +49,8 @@ export interface NodeHost {
   writeFileAtomic(path: string, data: Buffer | string, mode?: number, options?: WriteOptions): Promise<void>;
   /** Removes a file; no error when it is already gone. */
   removeFile(path: string): Promise<void>;
+  /** Renames a file within one file system, replacing the target atomically. */
+  rename(from: string, to: string): Promise<void>;
   /** Removes an empty directory; no error when it is gone or not empty. */
   removeEmptyDir(path: string): Promise<void>;
   /** Names in a directory; undefined when the directory does not exist. */
@@ -86,7 +88,8 @@ export function tempNameFor(path: string, unique: string): string {
 
 /** Does this name in a directory belong to an unfinished writeFileAtomic of `base`? */
 export function isTempOf(name: string, base: string): boolean {
-  return name.startsWith(`.${base}.kubewasm-`);
+  // ".base.kubewasm-…" (a temporary or staged file), "..base.kubewasm-…" (the temporary file of a staged one)
+  return name.startsWith(`.${base}.kubewasm-`) || name.startsWith(`..${base}.kubewasm-`);
 }
 
 /** Line splitter for RunningCommand implementations. */

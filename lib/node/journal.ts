@@ -13,6 +13,8 @@ export interface JournalFile {
   sha256: string;
   /** Where the bytes it replaces are kept; null: the file did not exist. */
   backup: string | null;
+  /** The hidden file beside it the upload was staged in (gone once renamed into place). */
+  staged?: string;
 }
 
 export interface RuntimeExpectation {
@@ -56,7 +58,11 @@ export function fileBackupDir(stateDir: string): string {
 }
 
 /** Pure: the journal for a plan. */
-export function journalFor(plan: NodePlan, stateDir: string, options: { owner: string; createdStateDir: boolean; configSha256: (bytes: Buffer) => string; now?: Date }): Journal {
+export function journalFor(
+  plan: NodePlan,
+  stateDir: string,
+  options: { owner: string; createdStateDir: boolean; configSha256: (bytes: Buffer) => string; staged?: Map<string, string>; now?: Date },
+): Journal {
   const { config } = plan;
   const before = new Set(plan.previousRuntimes);
   const added = plan.config.registered.filter((r) => !before.has(r));
@@ -66,7 +72,10 @@ export function journalFor(plan: NodePlan, stateDir: string, options: { owner: s
     owner: options.owner,
     phase: 'files',
     createdStateDir: options.createdStateDir,
-    files: plan.uploads.map((u) => ({ path: u.to, sha256: u.sha256, backup: u.replaces ? `${fileBackupDir(stateDir)}/${u.replaces}` : null })),
+    files: plan.uploads.map((u) => {
+      const staged = options.staged?.get(u.to);
+      return { path: u.to, sha256: u.sha256, backup: u.replaces ? `${fileBackupDir(stateDir)}/${u.replaces}` : null, ...(staged ? { staged } : {}) };
+    }),
     config: config.changed
       ? {
           path: config.path,

@@ -4,6 +4,7 @@
 // directories are never created (runwasi v0.3/v0.4 archives carry symlinks
 // such as containerd-shim-wasmtimed-v1: skipped); only the expected regular
 // files are written, with mode 0755, into a fresh directory.
+import { createHash } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { chmod, mkdir, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
@@ -74,11 +75,13 @@ export function walkArchive(file: string, options: WalkOptions): Promise<void> {
   return new Promise<void>((resolve, reject) => {
     const input = createReadStream(file);
     const pending: Array<Promise<void>> = [];
+    const bodies = new Set<Readable>();
     let failed = false;
     const fail = (err: unknown) => {
       if (failed) return;
       failed = true;
       input.destroy();
+      for (const body of bodies) body.destroy(); // a half-read entry must not hold its file open
       reject(err);
     };
     const parser = new Parser({
@@ -97,7 +100,10 @@ export function walkArchive(file: string, options: WalkOptions): Promise<void> {
       },
       onReadEntry: (entry: ReadEntry) => {
         const name = normalizeEntryPath(entry.path) ?? entry.path;
-        pending.push(options.onFile(Readable.from(entry), name, { path: entry.path, type: entry.type, size: entry.size ?? 0 }).catch((err) => fail(err)));
+        const body = Readable.from(entry);
+        bodies.add(body);
+        body.once('close', () => bodies.delete(body));
+        pending.push(options.onFile(body, name, { path: entry.path, type: entry.type, size: entry.size ?? 0 }).catch((err) => fail(err)));
       },
     });
     parser.on('error', (err: Error & { code?: string; tarCode?: string }) =>
@@ -130,6 +136,7 @@ export async function unpackShim(cache: ShimCache, archiveSha256: string, binary
   await mkdir(tempDir, { mode: 0o755 });
   try {
     const written = new Set<string>();
+    const hash = createHash('sha256');
     await walkArchive(cache.blobPath(archiveSha256), {
       decide: (entry) => {
         const decision = classifyEntry(entry, [binaryName]);
@@ -139,7 +146,16 @@ export async function unpackShim(cache: ShimCache, archiveSha256: string, binary
       },
       onFile: async (body, name) => {
         const target = path.join(tempDir, name);
-        await pipeline(body, createWriteStream(target, { flags: 'wx', mode: 0o755 }));
+        await pipeline(
+          body,
+          async function* (source: AsyncIterable<Buffer>) {
+            for await (const chunk of source) {
+              hash.update(chunk);
+              yield chunk;
+            }
+          },
+          createWriteStream(target, { flags: 'wx', mode: 0o755, highWaterMark: 1 << 20 }),
+        );
         await chmod(target, 0o755); // whatever the umask or the archive said
       },
       ...(onSkip ? { onSkip } : {}),
@@ -147,14 +163,16 @@ export async function unpackShim(cache: ShimCache, archiveSha256: string, binary
     if (!written.has(binaryName)) {
       throw new KubewasmError({ what: `the archive holds no ${binaryName}`, fix: 'the release archive does not contain the shim binary under its expected name; pin another version or report it to the shim project' });
     }
+    const sha256 = hash.digest('hex');
     try {
       await rename(tempDir, finalDir);
     } catch (err) {
       const code = (err as { code?: string }).code;
       if (code !== 'ENOTEMPTY' && code !== 'EEXIST') throw err;
       await rm(tempDir, { recursive: true, force: true }); // another kubewasm unpacked it first
+      return { path: finalPath, sha256: await sha256OfFile(finalPath) };
     }
-    return { path: finalPath, sha256: await sha256OfFile(finalPath) };
+    return { path: finalPath, sha256 };
   } catch (err) {
     await rm(tempDir, { recursive: true, force: true });
     throw err;

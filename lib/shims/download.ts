@@ -95,7 +95,7 @@ export async function downloadVerified(first: Hop, options: DownloadOptions): Pr
           yield chunk;
         }
       },
-      createWriteStream(temp, { flags: 'wx', mode: 0o644 }),
+      createWriteStream(temp, { flags: 'wx', mode: 0o644, highWaterMark: 1 << 20 }), // fewer, larger writes
     );
     const expected = options.expectedSize ?? (Number.isFinite(lengthHeader) ? lengthHeader : undefined);
     if (expected !== undefined && received !== expected) {

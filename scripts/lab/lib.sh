@@ -54,3 +54,18 @@ wait_for() {
     sleep 0.5
   done
 }
+
+# spawn LOG PIDFILE CMD...: runs CMD as a daemon: own session, stdin /dev/null, output
+# appended to LOG, pid in PIDFILE, and none of our other file descriptors (an inherited
+# lock fd would keep `lab`'s lock held for the daemon's whole life).
+spawn() {
+  local log="$1" pidfile="$2"; shift 2
+  (
+    for fd in /proc/"$BASHPID"/fd/*; do
+      fd="${fd##*/}"
+      [ "$fd" -gt 2 ] 2>/dev/null && eval "exec $fd>&-"
+    done
+    exec setsid "$@"
+  ) >>"$log" 2>&1 </dev/null &
+  echo $! >"$pidfile"
+}

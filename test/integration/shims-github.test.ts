@@ -57,6 +57,7 @@ const RELEASES: FakeRelease[] = [
   fault('0.7.8', tarball([{ path: './null', type: 'CharacterDevice' }, { path: './containerd-shim-wasmtime-v1', data: WASMTIME }])),
   { repo: R, tag: wasmtimeTag('0.7.9'), prerelease: true, assets: [{ name: 'containerd-shim-wasmtime-riscv64-linux-musl.tar.gz', data: good }] },
   fault('0.8.0', Buffer.from('this is not a tar.gz at all')),
+  fault('0.8.1', good.subarray(0, Math.floor(good.length / 2))), // published cut short: the digest matches, the archive ends inside the binary
   {
     repo: 'spinframework/containerd-shim-spin',
     tag: 'v0.24.0',
@@ -89,6 +90,27 @@ async function closedPort(): Promise<number> {
   const port = (srv.address() as { port: number }).port;
   await new Promise<void>((resolve) => srv.close(() => resolve()));
   return port;
+}
+
+/**
+ * Runs the release flow in a separate Node process (the lib's TypeScript
+ * sources, loaded with Node's type stripping and a resolve hook for the .js
+ * import suffixes) and returns the binary paths it got.
+ */
+async function inChildProcess(apiUrl: string, cacheDir: string): Promise<string[]> {
+  const hooks = `export async function resolve(specifier, context, next) {
+    try { return await next(specifier, context); }
+    catch (err) { if (specifier.startsWith('.') && specifier.endsWith('.js')) return next(specifier.slice(0, -3) + '.ts', context); throw err; }
+  }`;
+  const register = `import { register } from 'node:module'; register(${JSON.stringify(`data:text/javascript,${encodeURIComponent(hooks)}`)});`;
+  const lib = new URL('../../lib/shims/', import.meta.url).pathname;
+  const script = `import { ShimReleases } from '${lib}releases.ts'; import { SHIMS } from '${lib}catalog.ts';
+    const a = await new ShimReleases({ origin: { kind: 'github', apiUrl: process.argv[1] }, cacheDir: process.argv[2] }).provide([SHIMS.wasmtime, SHIMS.spin], ['amd64']);
+    process.stdout.write(JSON.stringify(a.map((x) => x.binaryPath)));`;
+  const { execFile } = await import('node:child_process');
+  const { promisify } = await import('node:util');
+  const { stdout } = await promisify(execFile)(process.execPath, ['--import', `data:text/javascript,${encodeURIComponent(register)}`, '--input-type=module', '-e', script, apiUrl, cacheDir]);
+  return JSON.parse(stdout) as string[];
 }
 
 let n = 0;
@@ -197,13 +219,21 @@ describe('resolve, download once, verify, unpack', () => {
     expect(readdirSync(path.dirname(a!.binaryPath))).toEqual(['containerd-shim-wasmtime-v1']);
   });
 
-  it('two kubewasm processes filling one cache at once end with one verified copy and no temporary files', async () => {
+  it('two kubewasm instances in one process filling one cache at once end with one verified copy and no temporary files', async () => {
     const cacheDir = await freshCache();
     const [a, b] = await Promise.all([releasesFor(cacheDir).provide([SHIMS.wasmtime, SHIMS.spin], ['amd64']), releasesFor(cacheDir).provide([SHIMS.wasmtime, SHIMS.spin], ['amd64'])]);
     expect(a!.map((x) => x.binaryPath)).toEqual(b!.map((x) => x.binaryPath));
     expect(filesUnder(cacheDir).sort()).toEqual(
       [...a!.map((x) => `sha256/${x.sha256}`), ...a!.map((x) => `unpacked/${x.sha256}/${x.shim.binaryName}`)].sort(),
     );
+  });
+
+  it('two kubewasm processes filling one cache at once: both succeed, one copy, no temporary files', async () => {
+    const cacheDir = await freshCache();
+    const runs = await Promise.all([0, 1, 2].map(() => inChildProcess(server.apiUrl, cacheDir)));
+    expect(new Set(runs.map((r) => JSON.stringify(r))).size).toBe(1);
+    expect(filesUnder(cacheDir).filter((f) => f.includes('.tmp-'))).toEqual([]);
+    expect(filesUnder(cacheDir)).toHaveLength(4); // two archives, two binaries
   });
 
   it('re-fetches an archive corrupted in the cache', async () => {
@@ -310,6 +340,11 @@ describe('faults: each refused with a clear message, nothing left in the cache',
   it('bytes that are no tar.gz', async () => {
     const cacheDir = await freshCache();
     await refused(cacheDir, () => wasmtime('0.8.0')(cacheDir), /the archive is not a valid tar\(\.gz\)/);
+  });
+
+  it('an archive that ends inside the binary (published that way: its digest matches)', async () => {
+    const cacheDir = await freshCache();
+    await refused(cacheDir, () => wasmtime('0.8.1')(cacheDir), /the archive is not a valid tar\(\.gz\)/);
   });
 
   it('no digest anywhere (an asset from before June 2025), then the same with a pin', async () => {

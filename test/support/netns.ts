@@ -74,6 +74,8 @@ export interface TestNode {
   dir: string;
   /** PID (on this machine) of the node's PID 1. */
   pid: number;
+  /** This machine's end of the node's veth pair (tc, link down). */
+  veth: string;
   containerd: ContainerdVersion;
   /** Runs a shell script inside the node's namespaces; returns stdout, throws on a non-zero exit. */
   run(script: string): string;
@@ -91,13 +93,15 @@ export interface TestNode {
 
 // The node's systemctl: `systemctl restart containerd` as its unit would do
 // it (stop, start, wait for the socket). A test injects a fault by writing
-// /usr/local/sbin/restart-hook on the node, sourced between stop and start.
+// /usr/local/sbin/restart-prehook (sourced first) or restart-hook (sourced
+// between stop and start, with $config the file containerd is given).
 const SYSTEMCTL = `#!/bin/sh
 # Stand-in for systemd on a kubewasm test node: restarts this node's containerd.
 case "$1 $2" in
   "restart containerd"|"start containerd") ;;
   *) echo "systemctl (test node stand-in): only 'restart containerd' is supported, not '$*'" >&2; exit 1 ;;
 esac
+[ -f /usr/local/sbin/restart-prehook ] && . /usr/local/sbin/restart-prehook
 pidf=/run/containerd.pid
 if [ -f $pidf ]; then
   pid=$(cat $pidf)
@@ -124,6 +128,8 @@ export interface NodeOptions {
   /** A fixture config for /etc/containerd/config.toml (default: the containerd version's default config). */
   config?: string | null;
   name?: string;
+  /** No containerd on this node: its /usr/bin is an overlay without containerd's binaries. */
+  withoutContainerd?: boolean;
 }
 
 const fixtures = new URL('../fixtures/containerd/', import.meta.url).pathname;
@@ -157,6 +163,9 @@ export function createNode(net: TestNet, index: number, containerd: ContainerdVe
     `mount --bind ${dir}/root /root`,
     'mount -t tmpfs -o mode=755 tmpfs /run && mkdir -p /run/sshd /run/lock /run/containerd',
     'mount -t tmpfs -o mode=755 tmpfs /opt',
+    ...(options.withoutContainerd
+      ? ['mkdir -p /run/usr-bin/upper /run/usr-bin/work', 'mount -t overlay overlay -o lowerdir=/usr/bin,upperdir=/run/usr-bin/upper,workdir=/run/usr-bin/work /usr/bin', 'rm -f /usr/bin/containerd /usr/bin/containerd-shim* /usr/bin/ctr']
+      : []),
     'ip link set lo up',
   ].join(' && ');
   const holder = spawn('unshare', ['--net', '--mount', '--pid', '--fork', '--mount-proc', '--propagation', 'private', 'sh', '-c', `${mounts} && echo ready && exec perl -e '$SIG{CHLD}="IGNORE"; sleep'`], {
@@ -194,6 +203,7 @@ ip link set ${veth} master ${net.bridge} up`);
     ip,
     dir,
     pid,
+    veth,
     containerd,
     run,
     startContainerd: () => void run('systemctl restart containerd'),

@@ -1,4 +1,4 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -47,9 +47,13 @@ describe('shim source options', () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'kubewasm-lock-'));
     const file = path.join(dir, 'lock.json');
     writeFileSync(file, serializeLock([{ shim: 'spin', version: '0.24.0', arch: 'amd64', repository: 'spinframework/containerd-shim-spin', tag: 'v0.24.0', asset: 'containerd-shim-spin-v2-linux-x86_64.tar.gz', sha256: 'c'.repeat(64), size: 1 }]));
-    const pins = await pinsFromOptions({ lock: file }, [SHIMS.spin], ['amd64']);
-    expect(pins.lock?.entries).toHaveLength(1);
-    expect(pins.lockSource).toBe(file);
+    try {
+      const pins = await pinsFromOptions({ lock: file }, [SHIMS.spin], ['amd64']);
+      expect(pins.lock?.entries).toHaveLength(1);
+      expect(pins.lockSource).toBe(file);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('puts the cache under XDG_CACHE_HOME when it is absolute', () => {

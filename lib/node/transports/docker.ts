@@ -83,7 +83,10 @@ export class DockerHost extends ShellHost {
     await stream.closed;
     if (timer) clearTimeout(timer);
     if (timedOut) return { code: 124, stdout: Buffer.concat(stream.stdout), stderr: Buffer.from(`${argv[0]}: timed out after ${options.timeoutMs} ms`) };
-    return stream.result();
+    const result = await stream.result();
+    // The engine reports a program that is not there as 126 with an OCI message; a shell says 127.
+    if (result.code === 126 && /executable file not found|no such file or directory/i.test(result.stderr.toString('utf8') + result.stdout.toString('utf8'))) result.code = 127;
+    return result;
   }
 
   async start(argv: string[]): Promise<RunningCommand> {

@@ -72,6 +72,10 @@ export class LocalHost implements NodeHost {
     await rm(this.resolve(nodePath), { force: true });
   }
 
+  async rename(from: string, to: string): Promise<void> {
+    await rename(this.resolve(from), this.resolve(to));
+  }
+
   async removeEmptyDir(nodePath: string): Promise<void> {
     await rmdir(this.resolve(nodePath)).catch(() => {});
   }

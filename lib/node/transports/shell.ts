@@ -64,6 +64,11 @@ export abstract class ShellHost implements NodeHost {
     if (result.code !== 0) throw fileError(this.name, 'remove', path, result);
   }
 
+  async rename(from: string, to: string): Promise<void> {
+    const result = await this.script('mv -f -- "$1" "$2"', [from, to]);
+    if (result.code !== 0) throw fileError(this.name, 'rename', `${from} -> ${to}`, result);
+  }
+
   async removeEmptyDir(path: string): Promise<void> {
     await this.script('rmdir -- "$1" 2>/dev/null; exit 0', [path]);
   }
