@@ -32,6 +32,7 @@ export const NODE_TARGET_OPTIONS: ParseArgsOptionsConfig = {
   cluster: { type: 'string' },
   inventory: { type: 'string' },
   'max-unavailable': { type: 'string' },
+  parallel: { type: 'string' },
   'dry-run': { type: 'boolean' },
   output: { type: 'string', short: 'o' },
   config: { type: 'string' },
@@ -55,6 +56,8 @@ export const NODE_TARGET_HELP = `Which nodes (one of --local, or any of --ssh, -
   --cluster NAME            with --via docker: which cluster (default: the only one running)
   --inventory FILE          nodes listed in a file (format below)
   --max-unavailable K       at most K nodes restart containerd at once (default 1); the rest of the work overlaps
+  --parallel N              at most N nodes worked on at once (default max(4, 2K+2): enough to keep the restart
+                            slots busy without every node competing for this machine's CPU and link)
 
 containerd (detected; override when it runs somewhere unusual):
   --config PATH             the config file to edit (default by distribution: /etc/containerd/config.toml,
@@ -245,6 +248,8 @@ export async function runFleetCommand(ctx: CommandContext, run: FleetRun): Promi
   const format = outputFormat(ctx.options);
   const base = convergeOptionsFromFlags(ctx.options);
   const maxUnavailable = positiveInt(stringOption(ctx.options, 'max-unavailable') ?? '1', '--max-unavailable');
+  const parallelFlag = stringOption(ctx.options, 'parallel');
+  const parallel = parallelFlag ? positiveInt(parallelFlag, '--parallel') : undefined;
   const { targets, docker } = await fleetTargets(ctx.options);
   const tty = format === 'text' && Boolean(ctx.stderr.isTTY) && !process.env['CI'];
   const plain = (node: string, message: string) => {
@@ -297,8 +302,8 @@ export async function runFleetCommand(ctx: CommandContext, run: FleetRun): Promi
     };
 
     const outcomes = tty
-      ? await withListr(ctx, nodes.map((n) => n.name), (onStep, onDone) => runFleet(nodes, action, { maxUnavailable, onStep, onDone, signal: abort.signal }))
-      : await runFleet(nodes, action, { maxUnavailable, onStep: plain, signal: abort.signal });
+      ? await withListr(ctx, nodes.map((n) => n.name), (onStep, onDone) => runFleet(nodes, action, { maxUnavailable, ...(parallel ? { parallel } : {}), onStep, onDone, signal: abort.signal }))
+      : await runFleet(nodes, action, { maxUnavailable, ...(parallel ? { parallel } : {}), onStep: plain, signal: abort.signal });
     for (const host of hosts.values()) await host.close().catch(() => {});
 
     if (format === 'json') ctx.stdout.write(`${JSON.stringify(outcomes.map(outcomeJson), null, 2)}\n`);

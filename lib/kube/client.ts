@@ -37,8 +37,21 @@ export function loadKubeConfig(target: KubeTarget = {}, env: NodeJS.ProcessEnv =
     if (target.kubeconfig) {
       if (!existsSync(target.kubeconfig)) throw new UsageError(`the kubeconfig '${target.kubeconfig}' does not exist`, 'give the path of a kubeconfig file with --kubeconfig');
       kc.loadFromFile(target.kubeconfig);
-    } else if (env['KUBECONFIG'] || existsSync(path.join(os.homedir(), '.kube', 'config'))) {
-      kc.loadFromDefault();
+    } else if (env['KUBECONFIG']) {
+      // kubectl's rule: the files in $KUBECONFIG merged, the first one to set a value wins.
+      const files = env['KUBECONFIG'].split(path.delimiter).filter(Boolean);
+      kc.loadFromFile(files[0]!);
+      for (const file of files.slice(1)) {
+        if (!existsSync(file)) continue;
+        const more = new KubeConfig();
+        more.loadFromFile(file);
+        for (const c of more.clusters) if (!kc.getCluster(c.name)) kc.addCluster(c);
+        for (const u of more.users) if (!kc.getUser(u.name)) kc.addUser(u);
+        for (const c of more.contexts) if (!kc.getContextObject(c.name)) kc.addContext(c);
+        if (!kc.getCurrentContext() && more.getCurrentContext()) kc.setCurrentContext(more.getCurrentContext());
+      }
+    } else if (existsSync(path.join(os.homedir(), '.kube', 'config'))) {
+      kc.loadFromFile(path.join(os.homedir(), '.kube', 'config'));
     } else if (existsSync(SERVICE_ACCOUNT_TOKEN) && env['KUBERNETES_SERVICE_HOST']) {
       kc.loadFromCluster();
     } else {

@@ -36,6 +36,8 @@ export interface NodeOptions {
   onStep?: (message: string) => void;
   /** Runs the restart step (config write, restart, wait, and its rollback): the fleet passes a semaphore, so at most K nodes restart at once. */
   restartGate?: <T>(fn: () => Promise<T>) => Promise<T>;
+  /** Runs the upload step: the fleet lets a few nodes upload at a time, so the first ones reach the restart step early instead of all finishing together. */
+  uploadGate?: <T>(fn: () => Promise<T>) => Promise<T>;
   /** Stops the run at the next safe point, undoing what it did (SIGINT). Once containerd is restarting, the run finishes that step first. */
   signal?: AbortSignal;
   /** Who runs this, for the lock and the journal (default: pid, host, user, command). */
@@ -97,11 +99,14 @@ export async function applyPlan(host: NodeHost, plan: NodePlan, setup: Container
   // 1. Stage every upload.
   let started = Date.now();
   try {
-    for (const upload of plan.uploads) {
-      throwIfAborted(options.signal, host);
-      step(`upload ${upload.shim} shim to ${upload.to}`);
-      await uploadVerified(host, upload, staged.get(upload.to)!);
-    }
+    await (options.uploadGate ?? noGate)(async () => {
+      started = Date.now();
+      for (const upload of plan.uploads) {
+        throwIfAborted(options.signal, host);
+        step(`upload ${upload.shim} shim to ${upload.to}`);
+        await uploadVerified(host, upload, staged.get(upload.to)!);
+      }
+    });
     const wanted = plan.record?.shims.map((s) => s.path) ?? [];
     await checkShims(host, wanted.map((path) => staged.get(path) ?? path), 'before the config change', wanted);
     throwIfAborted(options.signal, host);
@@ -141,20 +146,22 @@ export async function applyPlan(host: NodeHost, plan: NodePlan, setup: Container
 
   // 4. Config, restart, CRI: at most K nodes at once.
   if (plan.restart) {
-    const waitingSince = Date.now();
     let undoFailed: KubewasmError | undefined;
     let touched = false;
     try {
+      // Everything that can be done before the restart slot is: the slot is the fleet's bottleneck.
+      const configMode = plan.config.changed && plan.config.after !== undefined ? await prepareConfigWrite(host, plan.config.path) : undefined;
+      await writeJournal(host, stateDir, { ...journal, phase: 'config' });
+      journal.phase = 'config';
+      const waitingSince = Date.now();
       await gate(async () => {
         timings.gateMs = Date.now() - waitingSince;
         started = Date.now();
         throwIfAborted(options.signal, host);
-        await writeJournal(host, stateDir, { ...journal, phase: 'config' });
-        journal.phase = 'config';
         try {
           if (plan.config.changed) {
             step(`${plan.config.after === undefined ? 'remove' : 'write'} ${plan.config.path}`);
-            await writeConfig(host, plan.config.path, plan.config.after); // atomic: a failure leaves the old file
+            await writeConfig(host, plan.config.path, plan.config.after, configMode); // atomic: a failure leaves the old file
           }
           touched = true;
           step('restart containerd');
@@ -335,39 +342,52 @@ export function statePaths(stateDir: string): string[] {
   return [journalPath(stateDir), recordPath(stateDir), configBackupPath(stateDir)];
 }
 
-async function uploadVerified(host: NodeHost, upload: Upload, to: string): Promise<void> {
-  const bytes = await readFile(upload.from);
-  const local = sha256(bytes);
-  if (local !== upload.sha256) {
-    throw new KubewasmError({ what: `the shim binary changed on this machine since it was verified (sha256 ${local}, expected ${upload.sha256})`, where: upload.from, fix: 'run kubewasm again so it downloads and verifies the shim afresh' });
+/** The shim's bytes on this machine, checked against its digest once per run (many nodes upload the same file). */
+const verifiedLocal = new Map<string, Promise<Buffer>>();
+function localShimBytes(upload: Upload): Promise<Buffer> {
+  const key = `${upload.from}\0${upload.sha256}`;
+  let bytes = verifiedLocal.get(key);
+  if (!bytes) {
+    bytes = readFile(upload.from).then((data) => {
+      const local = sha256(data);
+      if (local !== upload.sha256) {
+        verifiedLocal.delete(key);
+        throw new KubewasmError({ what: `the shim binary changed on this machine since it was verified (sha256 ${local}, expected ${upload.sha256})`, where: upload.from, fix: 'run kubewasm again so it downloads and verifies the shim afresh' });
+      }
+      return data;
+    });
+    verifiedLocal.set(key, bytes);
   }
+  return bytes;
+}
+
+async function uploadVerified(host: NodeHost, upload: Upload, to: string): Promise<void> {
+  const bytes = await localShimBytes(upload);
   try {
     await host.mkdirp(to.slice(0, to.lastIndexOf('/')) || '/');
+    // Every transport checks the sha256 on the node before the file takes its name.
     await host.writeFileAtomic(to, bytes, 0o755, { sha256: upload.sha256 });
   } catch (err) {
     throw writeError(host, upload.to, err, `cannot upload the ${upload.shim} shim (${(bytes.length / 1e6).toFixed(1)} MB)`, '--install-dir');
   }
-  const onNode = await digestOnNode(host, to);
-  if (onNode !== upload.sha256) {
-    throw new KubewasmError({ what: `the uploaded shim has sha256 ${onNode ?? '(missing)'} on the node, expected ${upload.sha256}`, where: `${host.name}:${upload.to}`, fix: "check the node's disk (space, errors) and run kubewasm again" });
-  }
 }
 
-/** Each shim must be a file containerd can execute (a noexec mount or a missing file fail here). */
+/** Each shim must be a file containerd can execute (a noexec mount or a missing file fail here). One exec for all. */
 async function checkShims(host: NodeHost, paths: string[], when: string, shownAs: string[] = paths): Promise<void> {
-  for (const [i, checked] of paths.entries()) {
-    const path = shownAs[i] ?? checked;
-    const result = await host.exec(['sh', '-c', '[ -f "$1" ] || exit 3; [ -x "$1" ] || exit 4', 'sh', checked]);
-    if (result.code === 0) continue;
-    const missing = result.code === 3;
-    throw new KubewasmError({
-      what: `the shim ${path} is ${missing ? 'missing' : 'not executable'} ${when}${missing ? '' : ' (is its file system mounted noexec?)'}`,
-      where: host.name,
-      fix: missing
-        ? 'something on the node removes files from that directory when containerd restarts: choose another --install-dir'
-        : 'choose an --install-dir on a file system that allows executables (GKE COS: /home/kubernetes/bin)',
-    });
-  }
+  if (paths.length === 0) return;
+  const result = await host.exec(['sh', '-c', 'i=0; for f; do i=$((i+1)); [ -f "$f" ] || { echo "$i missing"; exit 3; }; [ -x "$f" ] || { echo "$i noexec"; exit 4; }; done', 'sh', ...paths]);
+  if (result.code === 0) return;
+  const [index, problem] = result.stdout.trim().split(' ');
+  const path = shownAs[Number(index) - 1] ?? paths[Number(index) - 1] ?? paths[0]!;
+  const missing = problem === 'missing';
+  if (problem !== 'missing' && problem !== 'noexec') throw new KubewasmError({ what: `cannot check the shims ${when}: ${(result.stderr || result.stdout).trim()}`, where: host.name });
+  throw new KubewasmError({
+    what: `the shim ${path} is ${missing ? 'missing' : 'not executable'} ${when}${missing ? '' : ' (is its file system mounted noexec?)'}`,
+    where: host.name,
+    fix: missing
+      ? 'something on the node removes files from that directory when containerd restarts: choose another --install-dir'
+      : 'choose an --install-dir on a file system that allows executables (GKE COS: /home/kubernetes/bin)',
+  });
 }
 
 async function copyOnNode(host: NodeHost, from: string, to: string): Promise<void> {
@@ -377,23 +397,37 @@ async function copyOnNode(host: NodeHost, from: string, to: string): Promise<voi
   await host.writeFileAtomic(to, bytes, mode, { sha256: sha256(bytes) });
 }
 
-async function writeConfig(host: NodeHost, path: string, content: Buffer | undefined): Promise<void> {
+/** The config file's mode, its directory made: what writing it needs, done ahead of the restart slot. */
+async function prepareConfigWrite(host: NodeHost, path: string): Promise<number> {
   try {
-    if (content === undefined) return await host.removeFile(path);
     const mode = (await host.stat(path))?.mode ?? 0o644;
     await host.mkdirp(path.slice(0, path.lastIndexOf('/')) || '/');
+    return mode;
+  } catch (err) {
+    throw configWriteError(host, path, err);
+  }
+}
+
+async function writeConfig(host: NodeHost, path: string, content: Buffer | undefined, preparedMode?: number): Promise<void> {
+  try {
+    if (content === undefined) return await host.removeFile(path);
+    const mode = preparedMode ?? (await prepareConfigWrite(host, path));
     await host.writeFileAtomic(path, content, mode, { sha256: sha256(content) });
   } catch (err) {
-    if (err instanceof KubewasmError) throw err;
-    const code = (err as NodeJS.ErrnoException).code;
-    const reason = code === 'EROFS' ? 'its file system is read-only' : code === 'ENOSPC' ? 'no space left on the device' : (err as Error).message;
-    throw new KubewasmError({
-      what: `cannot write the containerd config: ${reason}`,
-      where: `${host.name}:${path}`,
-      fix: code === 'ENOSPC' ? 'free space on the node' : 'make the file writable for root, or point --config at the file containerd reads on this node (some distributions keep it elsewhere)',
-      cause: err,
-    });
+    throw configWriteError(host, path, err);
   }
+}
+
+function configWriteError(host: NodeHost, path: string, err: unknown): KubewasmError {
+  if (err instanceof KubewasmError) return err;
+  const code = (err as NodeJS.ErrnoException).code;
+  const reason = code === 'EROFS' ? 'its file system is read-only' : code === 'ENOSPC' ? 'no space left on the device' : (err as Error).message;
+  return new KubewasmError({
+    what: `cannot write the containerd config: ${reason}`,
+    where: `${host.name}:${path}`,
+    fix: code === 'ENOSPC' ? 'free space on the node' : 'make the file writable for root, or point --config at the file containerd reads on this node (some distributions keep it elsewhere)',
+    cause: err,
+  });
 }
 
 function writeError(host: NodeHost, path: string, err: unknown, what: string, option: string): KubewasmError {

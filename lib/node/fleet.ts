@@ -21,8 +21,14 @@ export type FleetOutcome =
 export interface FleetOptions {
   /** At most this many nodes restart containerd at once (default 1). */
   maxUnavailable?: number;
-  /** At most this many nodes are worked on at once (connections, uploads); default 64. */
+  /** At most this many nodes are worked on at once (connected, planned, uploading, restarting); default max(4, 2K + 2). */
   parallel?: number;
+  /**
+   * At most this many nodes upload at once (default max(4, 2K)): enough to keep
+   * the restart slots busy, few enough that the first nodes finish their upload
+   * early instead of all of them sharing this machine's CPU and link to the end.
+   */
+  parallelUploads?: number;
   /** Per-node progress. */
   onStep?: (node: string, message: string) => void;
   /** Called as each node finishes. */
@@ -31,12 +37,15 @@ export interface FleetOptions {
 }
 
 /** What to do on one node, given its host and the options that carry the fleet's restart gate. */
-export type NodeAction = (host: NodeHost, options: Pick<ConvergeOptions, 'restartGate' | 'onStep' | 'signal'>) => Promise<ConvergeResult>;
+export type NodeAction = (host: NodeHost, options: Pick<ConvergeOptions, 'restartGate' | 'uploadGate' | 'onStep' | 'signal'>) => Promise<ConvergeResult>;
 
 export async function runFleet(nodes: FleetNode[], action: NodeAction, options: FleetOptions = {}): Promise<FleetOutcome[]> {
-  const restarts = new Semaphore(options.maxUnavailable ?? 1);
-  const workers = new Semaphore(options.parallel ?? 64);
+  const maxUnavailable = options.maxUnavailable ?? 1;
+  const restarts = new Semaphore(maxUnavailable);
+  const uploads = new Semaphore(options.parallelUploads ?? Math.max(4, 2 * maxUnavailable));
+  const workers = new Semaphore(options.parallel ?? Math.max(4, 2 * maxUnavailable + 2));
   const restartGate = <T>(fn: () => Promise<T>) => restarts.run(fn);
+  const uploadGate = <T>(fn: () => Promise<T>) => uploads.run(fn);
   return Promise.all(
     nodes.map((node) =>
       workers.run(async (): Promise<FleetOutcome> => {
@@ -47,7 +56,7 @@ export async function runFleet(nodes: FleetNode[], action: NodeAction, options: 
           if (options.signal?.aborted) throw new Error('interrupted before this node was started');
           onStep('connect');
           host = await node.connect();
-          const result = await action(host, { restartGate, onStep, ...(options.signal ? { signal: options.signal } : {}) });
+          const result = await action(host, { restartGate, uploadGate, onStep, ...(options.signal ? { signal: options.signal } : {}) });
           outcome = { node: node.name, ok: true, result };
         } catch (err) {
           outcome = { node: node.name, ok: false, error: asKubewasmError(err, asKubewasmError(err).where ? undefined : node.name) };

@@ -1,3 +1,4 @@
+# shellcheck shell=bash disable=SC2034 # sourced: the variables are used by the scripts
 # Shared by scripts/lab/*: where the lab keeps its state, its names and
 # addresses, and the versions it runs. Sourced, not run.
 _lab_here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"

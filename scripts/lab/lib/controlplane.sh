@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # The lab's control plane: etcd (Debian), kube-apiserver, kube-controller-manager and
 # kube-scheduler as background processes on this machine, each with a pidfile in
 # $LAB_CLUSTER/run and a log in $LAB_CLUSTER/logs. etcd and the components' own
@@ -20,12 +21,14 @@ proc_alive() {
   [ -n "$pid" ] && [ "$(basename "$(readlink "/proc/$pid/exe" 2>/dev/null)")" = "$1" ]
 }
 
+# proc_stop NAME [GRACE]: TERM, then KILL after GRACE seconds (default 10; kube-apiserver
+# drains its watches for a minute or more when given the time).
 proc_stop() {
-  local name="$1" pid
+  local name="$1" grace="${2:-10}" pid
   if proc_alive "$name"; then
     pid="$(cat "$(_cp_pidfile "$name")")"
     kill "$pid" 2>/dev/null || true
-    for _ in $(seq 40); do kill -0 "$pid" 2>/dev/null || break; sleep 0.25; done
+    for _ in $(seq $((grace * 4))); do kill -0 "$pid" 2>/dev/null || break; sleep 0.25; done
     kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" 2>/dev/null
   fi
   rm -f "$(_cp_pidfile "$name")"
@@ -79,16 +82,23 @@ cp_args() {
 cp_start() {
   local name="$1" timeout="$2" log
   log="$(_cp_log "$name")"
+  local args_file="$LAB_CLUSTER/run/$name.args"
+  if proc_alive "$name" && [ "$(cat "$args_file" 2>/dev/null)" != "$(cp_args "$name")" ]; then
+    log "$name runs with other arguments: restarting it"
+    proc_stop "$name"
+  fi
   if proc_alive "$name"; then
     cp_healthy "$name" && return 0
     # Running but not answering: maybe still starting; else restart it.
     wait_for 15 "$name" cp_healthy "$name" && return 0
     log "$name (pid $(cat "$(_cp_pidfile "$name")")) does not answer: restarting it"
   fi
+  [ ! -f "$(_cp_pidfile "$name")" ] || log "$name is not running (stale pidfile): starting it again"
   proc_stop "$name"
   mkdir -p "$LAB_CLUSTER/run" "$LAB_CLUSTER/logs"
   # shellcheck disable=SC2046 # the arguments are words without spaces
   spawn "$log" "$(_cp_pidfile "$name")" $(cp_args "$name")
+  cp_args "$name" >"$args_file"
   if ! wait_for "$timeout" "$name" cp_healthy "$name"; then
     tail -n 15 "$log" >&2
     die "$name did not become healthy within ${timeout}s; read $log"
@@ -102,9 +112,11 @@ cp_up() {
   cp_start kube-scheduler 60
 }
 
+# cp_down: stops everything at once and briefly: its state is about to be deleted.
 cp_down() {
-  local i
-  for ((i = ${#CP_COMPONENTS[@]} - 1; i >= 0; i--)); do proc_stop "${CP_COMPONENTS[$i]}"; done
+  local c
+  for c in "${CP_COMPONENTS[@]}"; do proc_stop "$c" 2 & done
+  wait
 }
 
 cp_status() {

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # The lab's nodes: one privileged docker container per node on the lab network,
 # booting systemd, with containerd (Debian's 1.6 or a cached 2.x) and kubelet.
 # kubelet, crictl and containerd 2.x are bind-mounted read-only from the cache;
@@ -65,6 +66,9 @@ node_run_args() {
     -v "$KUBEWASM_CACHE/kubernetes-$K8S_VERSION/bin:/opt/kubewasm-lab/kubernetes/bin:ro"
     -v "$KUBEWASM_CACHE/crictl-$CRICTL_VERSION/bin:/opt/kubewasm-lab/crictl/bin:ro"
     -v "$LAB_IMAGES_DIR:/opt/kubewasm-lab/images:ro"
+    # No name service: docker's embedded DNS would forward a node's lookups (an image
+    # pull of a missing image, say) to this machine's resolvers, off the machine.
+    -v "$LAB_CLUSTER/resolv.conf:/etc/resolv.conf:ro"
     --label "$LAB_LABEL=1" --label "$LAB_LABEL.node=$name" --label "$LAB_LABEL.containerd=$ctd"
   )
   [ -z "$ctd_version" ] || args+=(-v "$KUBEWASM_CACHE/containerd-$ctd_version/bin:/opt/kubewasm-lab/containerd/bin:ro")
@@ -89,6 +93,7 @@ node_remove() {
 # and runs; recreated when the spec changed or an earlier `up` did not finish it.
 node_ensure() {
   local name="$1" ctr
+  [ -f "$LAB_CLUSTER/resolv.conf" ] || printf '# kubewasm lab: no DNS (nothing listens here)\nnameserver 127.0.0.1\n' >"$LAB_CLUSTER/resolv.conf"
   ctr="$(node_container "$name")"
   local dir="$LAB_CLUSTER/nodes/$name" hash state
   mkdir -p "$dir"
@@ -99,6 +104,7 @@ node_ensure() {
   if [ -n "$state" ] && [ "${state##* }" = "$hash" ] && [ "$(cat "$dir/container-id" 2>/dev/null)" = "$id" ]; then
     case "$state" in *" true "*) return 0 ;; esac
     log "$name: starting its stopped container"
+    date +%s >"$dir/started-at"
     docker start "$ctr" >/dev/null || die "docker start $ctr failed; run 'scripts/lab/lab down' and 'up' again"
     return 0
   fi
@@ -120,6 +126,7 @@ node_ensure() {
     || { cat "$dir/create.err" >&2; die "docker create of node $name failed"; }
   tar --owner=0 --group=0 --numeric-owner -C "$dir/root" -cf - . | docker cp - "$ctr:/" \
     || die "copying the node files into $ctr failed"
+  date +%s >"$dir/started-at"
   docker start "$ctr" >/dev/null || die "docker start $ctr failed; read: docker logs $ctr"
   echo "$id" >"$dir/container-id"
   log "$name: container $ctr started (containerd $3, $(node_ip "$2"), pods $(node_pod_cidr "$2"))"
@@ -140,8 +147,14 @@ node_images() {
   done <"$LAB_IMAGES_DIR/images.txt"
 }
 
+# node_ready NAME: Ready, as reported by a kubelet that runs since the container last
+# started (the Node object keeps saying Ready for a while after its kubelet stopped).
 node_ready() {
-  [ "$(kctl get node "$1" -o 'jsonpath={.status.conditions[?(@.type=="Ready")].status}' 2>/dev/null)" = True ]
+  local out since
+  out="$(kctl get node "$1" -o 'jsonpath={.status.conditions[?(@.type=="Ready")].status} {.status.conditions[?(@.type=="Ready")].lastHeartbeatTime}' 2>/dev/null)" || return 1
+  [ "${out%% *}" = True ] || return 1
+  since="$(cat "$LAB_CLUSTER/nodes/$1/started-at" 2>/dev/null || echo 0)"
+  [ "$(date -d "${out#* }" +%s 2>/dev/null || echo 0)" -ge "$since" ]
 }
 
 # nodes_wait_ready TIMEOUT NAME...

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # The lab's PKI, made with openssl (ECDSA P-256, 10 years): a CA, kube-apiserver's
 # serving cert, the service-account key pair, client certs for admin, the
 # control-plane components, the apiserver's kubelet client and one per node.

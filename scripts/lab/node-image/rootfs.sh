@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # The node root filesystem recipe: debootstrap plus kind's container tweaks.
 # Sourced by ./build; this file and ./packages are the image's hash, so editing
 # anything else (the import, `lab up`) never rebuilds the rootfs.
@@ -8,14 +9,16 @@ mask_units() {
   for u in "$@"; do ln -sf /dev/null "$root/etc/systemd/system/$u"; done
 }
 
-# build_rootfs: debootstraps into $dir.tmp, tars it, renames to $dir (with .done).
+# build_rootfs DIR MIRROR PACKAGES_FILE: debootstraps into DIR.tmp, tars it to
+# DIR.tmp/rootfs.tar, renames DIR.tmp to DIR (with .done).
 build_rootfs() {
+  local dir="$1" mirror="$2" packages_file="$3"
   apt_install debootstrap
   local tmp="$dir.tmp" rootfs
   rootfs="$tmp/rootfs"
   rm -rf "$tmp" && mkdir -p "$tmp"
   local pkgs
-  pkgs="$(grep -v '^#' "$here/packages" | paste -sd,)"
+  pkgs="$(grep -v '^#' "$packages_file" | paste -sd,)"
   log "debootstrap bookworm ($pkgs) from $mirror; log $tmp/debootstrap.log"
   debootstrap --variant=minbase --include="$pkgs" bookworm "$rootfs" "$mirror" >"$tmp/debootstrap.log" 2>&1 \
     || { tail -n 20 "$tmp/debootstrap.log" >&2; die "debootstrap failed (log $tmp/debootstrap.log); check that $mirror is reachable"; }
@@ -51,6 +54,6 @@ build_rootfs() {
 
   tar --numeric-owner --xattrs -C "$rootfs" -cf "$tmp/rootfs.tar" . || die "tar of $rootfs failed"
   rm -rf "$rootfs"
-  { echo "built=$(date -u +%Y-%m-%dT%H:%M:%SZ)"; echo "packages=$pkgs"; echo "image=$image"; } >"$tmp/.done"
+  { echo "built=$(date -u +%Y-%m-%dT%H:%M:%SZ)"; echo "packages=$pkgs"; } >"$tmp/.done"
   rm -rf "$dir" && mv "$tmp" "$dir"
 }

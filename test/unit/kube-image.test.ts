@@ -1,0 +1,86 @@
+// The installer and smoke images: what goes in (libraries, modules), the
+// smoke programs themselves (run for real), and how archives reach nodes.
+import { execFileSync } from 'node:child_process';
+import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { importSpecifiers, packageName, parseLdd } from '../../lib/installer-image/build.js';
+import { chooseLoadMethod, parseLoadMethod, planLoad, planRemove, type LoadEnvironment } from '../../lib/installer-image/load.js';
+import { shimManifest } from '../../lib/installer-image/shims.js';
+import { nativeHelloElf, NATIVE_LINE, smokeWasm } from '../../lib/installer-image/smoke.js';
+import { SHIMS } from '../../lib/shims/catalog.js';
+import { requireProgram } from '../support/requirements.js';
+
+describe('smoke programs', () => {
+  it('the WASI module is test/fixtures/wasm/hello.wat compiled by wat2wasm', () => {
+    const wat2wasm = requireProgram('/usr/bin/wat2wasm', 'apt-get install -y wabt');
+    const dir = mkdtempSync(path.join(tmpdir(), 'kubewasm-wasm-'));
+    execFileSync(wat2wasm, [new URL('../fixtures/wasm/hello.wat', import.meta.url).pathname, '-o', path.join(dir, 'hello.wasm')]);
+    expect(smokeWasm().equals(readFileSync(path.join(dir, 'hello.wasm')))).toBe(true);
+  });
+
+  it('the static x86-64 program prints its line and exits 0 (run here)', () => {
+    const file = path.join(mkdtempSync(path.join(tmpdir(), 'kubewasm-elf-')), 'hello');
+    writeFileSync(file, nativeHelloElf());
+    chmodSync(file, 0o755);
+    expect(execFileSync(file, { encoding: 'utf8' })).toBe(`${NATIVE_LINE}\n`);
+    expect(nativeHelloElf().length).toBe(153 + NATIVE_LINE.length + 1);
+  });
+});
+
+describe('installer image contents', () => {
+  it('ldd output: resolved libraries and the loader; a missing library is an error', () => {
+    const ldd = `\tlinux-vdso.so.1 (0x00007ffd)\n\tlibdl.so.2 => /lib/x86_64-linux-gnu/libdl.so.2 (0x00007f16)\n\tlibc.so.6 => /lib/x86_64-linux-gnu/libc.so.6 (0x00007f16)\n\t/lib64/ld-linux-x86-64.so.2 (0x00007f16)\n`;
+    expect(parseLdd(ldd)).toEqual(['/lib/x86_64-linux-gnu/libdl.so.2', '/lib/x86_64-linux-gnu/libc.so.6', '/lib64/ld-linux-x86-64.so.2']);
+    expect(() => parseLdd('\tlibfoo.so.1 => not found\n')).toThrow(/libfoo.so.1/);
+  });
+
+  it('imports of compiled modules, and their package names', () => {
+    const js = `import { a } from './a.js';\nimport * as b from "../b.js";\nexport { c } from './c.js';\nimport '@kubernetes/client-node/dist/x.js';\nimport { d } from 'node:fs';\nconst e = await import('./e.js');\nimport type_ from 'smol-toml';`;
+    expect(importSpecifiers(js).sort()).toEqual(['../b.js', './a.js', './c.js', './e.js', '@kubernetes/client-node/dist/x.js', 'node:fs', 'smol-toml'].sort());
+    expect(['@kubernetes/client-node/dist/x.js', 'smol-toml', 'node:fs', 'fs', './a.js'].map(packageName)).toEqual(['@kubernetes/client-node', 'smol-toml', undefined, undefined, undefined]);
+  });
+
+  it('the shim manifest lists each shim with its digest', () => {
+    expect(shimManifest([{ shim: SHIMS.spin, localPath: '/x', sha256: 'b'.repeat(64) }, { shim: SHIMS.wasmtime, localPath: '/y', sha256: 'a'.repeat(64), version: '0.6.0' }])).toEqual({
+      formatVersion: 1,
+      shims: [
+        { name: 'spin', sha256: 'b'.repeat(64), file: 'containerd-shim-spin-v2' },
+        { name: 'wasmtime', version: '0.6.0', sha256: 'a'.repeat(64), file: 'containerd-shim-wasmtime-v1' },
+      ],
+    });
+  });
+});
+
+describe('loading images into nodes', () => {
+  const env = (over: Partial<LoadEnvironment> = {}): LoadEnvironment => ({ programs: new Set(['docker', 'ctr']), dockerNodes: new Map([['node-1', 'kubewasm-lab-node-1'], ['node-2', 'kubewasm-lab-node-2']]), hostname: 'vm', ...over });
+
+  it('auto: kind and k3d by their CLIs, then docker containers named like the nodes, then this machine', () => {
+    expect(chooseLoadMethod('auto', { kind: 'kind', cluster: 'dev' }, ['dev-worker'], env({ programs: new Set(['kind', 'docker']) }))).toBe('kind');
+    expect(chooseLoadMethod('auto', { kind: 'k3d', cluster: 'w' }, ['k3d-w-server-0'], env({ programs: new Set(['k3d']) }))).toBe('k3d');
+    expect(chooseLoadMethod('auto', { kind: 'generic' }, ['node-1', 'node-2'], env())).toBe('docker');
+    expect(chooseLoadMethod('auto', { kind: 'generic' }, ['vm'], env())).toBe('ctr');
+    expect(chooseLoadMethod('auto', { kind: 'generic' }, [], env())).toBe('none');
+    expect(() => chooseLoadMethod('auto', { kind: 'generic' }, ['node-1', 'far-away'], env())).toThrow(/far-away.*--image REF/s);
+    expect(chooseLoadMethod('ctr', { kind: 'generic' }, ['x'], env())).toBe('ctr');
+    expect(() => parseLoadMethod('scp')).toThrow(/unknown --load 'scp'/);
+  });
+
+  it('the commands per method', () => {
+    expect(planLoad('kind', { kind: 'kind', cluster: 'dev' }, ['a', 'b'], ['/i.tar'], env())).toEqual([{ target: "kind cluster 'dev'", argv: ['kind', 'load', 'image-archive', '/i.tar', '--name', 'dev', '--nodes', 'a,b'] }]);
+    expect(planLoad('k3d', { kind: 'k3d', cluster: 'w' }, ['x'], ['/i.tar', '/s.tar'], env())).toEqual([{ target: "k3d cluster 'w'", argv: ['k3d', 'image', 'import', '/i.tar', '/s.tar', '--cluster', 'w'] }]);
+    expect(planLoad('docker', { kind: 'generic' }, ['node-1'], ['/i.tar'], env())).toEqual([{ target: 'node-1', argv: ['docker', 'exec', '-i', 'kubewasm-lab-node-1', 'ctr', '-n', 'k8s.io', 'images', 'import', '-'], stdinFile: '/i.tar' }]);
+    expect(planLoad('ctr', { kind: 'generic' }, ['vm'], ['/i.tar'], env())).toEqual([{ target: 'this machine', argv: ['ctr', '-n', 'k8s.io', 'images', 'import', '/i.tar'] }]);
+    expect(planLoad('none', { kind: 'generic' }, ['vm'], ['/i.tar'], env())).toEqual([]);
+  });
+
+  it("removal takes every tag of kubewasm's own images, and nothing else", () => {
+    const [step] = planRemove('docker', ['node-2'], env());
+    expect(step?.argv.slice(0, 3)).toEqual(['docker', 'exec', 'kubewasm-lab-node-2']);
+    const script = step?.argv.at(-1) ?? '';
+    const images = ['kubewasm.io/node-installer:0.1.0-abc', 'kubewasm.io/smoke:hello', 'kubewasm.io/smoke:native', 'kubewasm.io/lab/busybox:1', 'registry.k8s.io/pause:3.10'];
+    const kept = execFileSync('sh', ['-c', `printf '%s\\n' ${images.join(' ')} | grep -vE "$(printf '%s' "$1")"`, 'sh', /grep -E '([^']+)'/.exec(script)![1]!], { encoding: 'utf8' });
+    expect(kept.trim().split('\n')).toEqual(['kubewasm.io/lab/busybox:1', 'registry.k8s.io/pause:3.10']);
+  });
+});

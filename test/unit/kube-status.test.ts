@@ -1,0 +1,63 @@
+// `kubewasm status` and the waits of install/uninstall read what nodes report.
+import type { V1DaemonSet, V1Node } from '@kubernetes/client-node';
+import { describe, expect, it } from 'vitest';
+import { clusterStatus, nodeStatus, statusTable } from '../../lib/kube/status.js';
+import { convergeProgress, resetProgress } from '../../lib/kube/wait.js';
+
+const node = (name: string, labels: Record<string, string> = {}, annotations: Record<string, string> = {}): V1Node => ({
+  metadata: { name, labels: { 'kubernetes.io/hostname': name, ...labels }, annotations },
+  status: { nodeInfo: { architecture: 'amd64', kubeletVersion: 'v1.34.4', containerRuntimeVersion: 'containerd://1.6.20' } as never },
+});
+const shims = JSON.stringify([{ name: 'wasmtime', version: '0.6.0', sha256: 'a'.repeat(64), runtime: 'wasmtime' }]);
+const ready = node('node-1', { 'kubewasm.io/enabled': 'true', 'kubewasm.io/managed': 'true', 'runtime.kubewasm.io/wasmtime': 'ready' }, { 'kubewasm.io/state': 'Ready', 'kubewasm.io/desired': 'd1', 'kubewasm.io/shims': shims, 'kubewasm.io/containerd': '1.6.20~ds1 config v2 /etc/containerd/config.toml' });
+const failed = node('node-2', { 'kubewasm.io/enabled': 'true', 'kubewasm.io/managed': 'true' }, { 'kubewasm.io/state': 'Failed', 'kubewasm.io/desired': 'd1', 'kubewasm.io/last-error': 'cannot converge the node: boom', 'kubewasm.io/last-error-time': '2026-01-01T00:00:00Z' });
+const plain = node('node-3');
+const ds: V1DaemonSet = {
+  spec: { selector: {}, template: { metadata: { annotations: { 'kubewasm.io/desired': 'd1' } }, spec: { containers: [{ name: 'installer', image: 'kubewasm.io/node-installer:0.1.0-abc', env: [{ name: 'KUBEWASM_SHIMS', value: 'wasmtime' }] }] } } },
+  status: { desiredNumberScheduled: 2, numberReady: 1, updatedNumberScheduled: 2, currentNumberScheduled: 2, numberMisscheduled: 0 },
+};
+
+describe('status', () => {
+  it('reads a node from its labels and annotations', () => {
+    expect(nodeStatus(ready)).toEqual({
+      name: 'node-1', enabled: true, managed: true, state: 'Ready', desired: 'd1',
+      shims: [{ name: 'wasmtime', ready: true, version: '0.6.0', sha256: 'a'.repeat(64), runtime: 'wasmtime' }],
+      containerd: '1.6.20~ds1 config v2 /etc/containerd/config.toml', configDigest: null, lastError: null, updated: null,
+      architecture: 'amd64', kubelet: 'v1.34.4', containerRuntime: 'containerd://1.6.20',
+    });
+    expect(nodeStatus(failed).lastError).toEqual({ message: 'cannot converge the node: boom', time: '2026-01-01T00:00:00Z' });
+    expect(nodeStatus(node('x', {}, { 'kubewasm.io/shims': 'not json' })).shims).toEqual([]);
+  });
+
+  it('prints a table per node and shim', () => {
+    const table = statusTable(clusterStatus([plain, failed, ready], [{ metadata: { name: 'wasmtime', labels: { 'kubewasm.io/shim': 'wasmtime' } }, handler: 'wasmtime', scheduling: { nodeSelector: { 'runtime.kubewasm.io/wasmtime': 'ready' } } }], ds));
+    expect(table).toBe(`installer: kubewasm.io/node-installer:0.1.0-abc (wasmtime), pods ready 1/2
+runtime classes: wasmtime
+
+NODE    ENABLED  STATE   WASMTIME     CONTAINERD  LAST ERROR
+node-1  yes      Ready   ready 0.6.0  1.6.20~ds1
+node-2  yes      Failed  -            1.6.20      2026-01-01T00:00:00Z cannot converge the node: boom
+node-3  no       -       -            1.6.20
+`);
+    expect(statusTable(clusterStatus([plain], [], undefined))).toContain('installer: not installed (kubewasm install)');
+  });
+});
+
+describe('waiting for nodes', () => {
+  it('converge: done only when the node reports the desired spec Ready with every shim ready', () => {
+    expect(convergeProgress(ready, 'd1', ['wasmtime'])).toEqual({ state: 'done', message: 'ready: wasmtime' });
+    expect(convergeProgress(ready, 'd2', ['wasmtime']).state).toBe('waiting');
+    expect(convergeProgress(ready, 'd1', ['wasmtime', 'spin'])).toMatchObject({ state: 'waiting', message: expect.stringContaining('spin') });
+    expect(convergeProgress(failed, 'd1', ['wasmtime'])).toEqual({ state: 'failed', message: 'cannot converge the node: boom' });
+    expect(convergeProgress(node('n', { 'kubewasm.io/enabled': 'true' }), 'd1', ['wasmtime'])).toEqual({ state: 'waiting', message: 'waiting for the installer pod' });
+    expect(convergeProgress(plain, 'd1', ['wasmtime'])).toEqual({ state: 'failed', message: 'the opt-in label was removed' });
+    expect(convergeProgress(undefined, 'd1', ['wasmtime']).state).toBe('failed');
+  });
+
+  it('reset: done when no kubewasm label or state is left', () => {
+    expect(resetProgress(plain)).toEqual({ state: 'done', message: 'reset' });
+    expect(resetProgress(undefined).state).toBe('done');
+    expect(resetProgress(node('n', { 'kubewasm.io/managed': 'true' }, { 'kubewasm.io/state': 'Resetting' })).state).toBe('waiting');
+    expect(resetProgress(failed).state).toBe('failed');
+  });
+});
