@@ -17,8 +17,11 @@ export interface ContainerdFacts {
 
 export async function readContainerdFacts(host: NodeHost, overrides: SetupOverrides = {}): Promise<ContainerdFacts> {
   const flavour = overrides.flavour ?? (await detectFlavour(host));
-  const binaryGuess = overrides.binary ?? defaultSetup({ flavour, systemd: true, openrc: false, containerdMajor: 1 }).binary;
-  const version = await readVersion(host, binaryGuess);
+  const guess = defaultSetup({ flavour, systemd: true, openrc: false, containerdMajor: 1 });
+  // The running daemon knows its version best: a node may have several
+  // containerd binaries (a distribution's and one its service really runs).
+  const running = overrides.binary ? undefined : await runningVersion(host, overrides.address ?? guess.address);
+  const version = running ?? (await readVersion(host, overrides.binary ?? guess.binary));
   const [systemd, openrc, agentUnit] = await Promise.all([
     host.stat('/run/systemd/system'),
     host.stat('/etc/init.d/containerd'),
@@ -48,6 +51,15 @@ async function detectFlavour(host: NodeHost): Promise<Flavour> {
     if (await host.stat(marker.path)) return marker.flavour;
   }
   return 'containerd';
+}
+
+/** `ctr version`'s Server part, or undefined when no containerd answers on the socket. */
+async function runningVersion(host: NodeHost, address: string): Promise<ContainerdVersion | undefined> {
+  if (!(await host.stat(address))) return undefined; // ctr would wait for its dial timeout
+  const result = await host.exec(['ctr', '--address', address, '--connect-timeout', '5s', 'version'], { timeoutMs: 15_000 });
+  if (result.code !== 0) return undefined;
+  const server = /Server:\s*\n\s*Version:\s*(\S+)/.exec(result.stdout);
+  return server ? parseContainerdVersion(`containerd ${server[1]}`) : undefined;
 }
 
 async function readVersion(host: NodeHost, binary: string): Promise<ContainerdVersion> {

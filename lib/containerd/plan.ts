@@ -75,7 +75,7 @@ export function planConfig(facts: ConfigFacts, runtimes: RuntimeSpec[]): ConfigP
     else throw conflict(spec, theirs, where, facts.kind);
   }
 
-  const options = runcOptionsToCopy(userRuntimes);
+  const options = wasmRuntimeOptions(userRuntimes, facts.containerd.major);
   const tables: RuntimeTable[] = toRegister.map((spec) => ({ keys: [...tablePath, spec.name], values: runtimeValues(spec), options }));
   if (tables.length > 0 && losesDefaultRuntime(facts, userConfig, userRuntimes)) tables.unshift(DEFAULT_RUNC_TABLE);
 
@@ -183,10 +183,22 @@ function losesDefaultRuntime(facts: ConfigFacts, userConfig: TomlTable, userRunt
   return defaultName === 'runc' && !(isTable(userRuntimes) && isTable(userRuntimes['runc']));
 }
 
-/** runwasi shims default to cgroupfs; a node whose runc uses systemd cgroups needs the same for its Wasm runtimes. */
-function runcOptionsToCopy(userRuntimes: unknown): Record<string, TomlScalar> {
+/**
+ * runwasi shims default to cgroupfs; a node whose runc uses systemd cgroups
+ * needs the same for its Wasm runtimes. The shims read their options as
+ * containerd's runtimeoptions.v1.Options, whose `config_body` holds TOML.
+ * containerd 2.x fills config_body from the runtime's `options` table;
+ * containerd 1.x does not: it decodes the table into the Options struct
+ * itself, so the shim receives an empty body and refuses the task ("invalid
+ * shim options: TOML parse error at line 1, column 1" - seen on the lab's
+ * 1.6 node). On 1.x the setting goes into ConfigBody, and the default
+ * (cgroupfs) writes no options at all.
+ */
+function wasmRuntimeOptions(userRuntimes: unknown, containerdMajor: number): Record<string, TomlScalar> {
   const systemd = getPath(isTable(userRuntimes) ? userRuntimes : {}, ['runc', 'options', 'SystemdCgroup']);
-  return typeof systemd === 'boolean' ? { SystemdCgroup: systemd } : {};
+  if (typeof systemd !== 'boolean') return {};
+  if (containerdMajor >= 2) return { SystemdCgroup: systemd };
+  return systemd ? { ConfigBody: 'SystemdCgroup = true\n' } : {};
 }
 
 function runtimesInBlock(text: string, block: { start: number; end: number }, tablePath: string[], where: string): string[] {

@@ -366,7 +366,7 @@ async function uploadVerified(host: NodeHost, upload: Upload, to: string): Promi
   try {
     await host.mkdirp(to.slice(0, to.lastIndexOf('/')) || '/');
     // Every transport checks the sha256 on the node before the file takes its name.
-    await host.writeFileAtomic(to, bytes, 0o755, { sha256: upload.sha256 });
+    await host.writeFileAtomic(to, bytes, 0o755, { sha256: upload.sha256, durable: false });
   } catch (err) {
     throw writeError(host, upload.to, err, `cannot upload the ${upload.shim} shim (${(bytes.length / 1e6).toFixed(1)} MB)`, '--install-dir');
   }

@@ -42,7 +42,7 @@ export type NodeAction = (host: NodeHost, options: Pick<ConvergeOptions, 'restar
 export async function runFleet(nodes: FleetNode[], action: NodeAction, options: FleetOptions = {}): Promise<FleetOutcome[]> {
   const maxUnavailable = options.maxUnavailable ?? 1;
   const restarts = new Semaphore(maxUnavailable);
-  const uploads = new Semaphore(options.parallelUploads ?? Math.max(4, 2 * maxUnavailable));
+  const uploads = new Semaphore(options.parallelUploads ?? Math.max(2, maxUnavailable + 1));
   const workers = new Semaphore(options.parallel ?? Math.max(4, 2 * maxUnavailable + 2));
   const restartGate = <T>(fn: () => Promise<T>) => restarts.run(fn);
   const uploadGate = <T>(fn: () => Promise<T>) => uploads.run(fn);

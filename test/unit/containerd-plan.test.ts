@@ -31,14 +31,15 @@ function errorOf(fn: () => unknown): KubewasmError {
 }
 
 const realConfigs = [
-  { file: 'containerd-1.6.20-default.toml', containerd: V1_6, version: 2, table: V2_TABLE, systemd: false },
+  { file: 'containerd-1.6.20-default.toml', containerd: V1_6, version: 2, table: V2_TABLE, systemd: undefined },
   { file: 'containerd-2.2.9-default.toml', containerd: V2_2, version: 3, table: V3_TABLE, systemd: false },
   { file: 'containerd-2.4.2-default.toml', containerd: V2_4, version: 4, table: V3_TABLE, systemd: false },
   { file: 'kind-node-config.toml', containerd: V2_2, version: 2, table: V2_TABLE, systemd: true },
   { file: 'microk8s-containerd-template.toml', containerd: V1_6, version: 2, table: V2_TABLE, systemd: undefined },
+  { file: 'kind-node-config.toml', containerd: V1_6, version: 2, table: V2_TABLE, systemd: undefined, configBody: 'SystemdCgroup = true\n' },
 ];
 
-describe.each(realConfigs)('planConfig on $file', ({ file, containerd, version, table, systemd }) => {
+describe.each(realConfigs)('planConfig on $file for containerd $containerd.major.$containerd.minor', ({ file, containerd, version, table, systemd, configBody }) => {
   const original = fixture(file);
   const plan = planConfig(facts(original, containerd), [wasmtime, spin]);
   const after = plan.after!;
@@ -60,6 +61,8 @@ describe.each(realConfigs)('planConfig on $file', ({ file, containerd, version, 
   it("copies runc's SystemdCgroup setting into each Wasm runtime", () => {
     const parsed = parse(after.toString()) as Record<string, unknown>;
     expect(getPath(parsed, [...table, 'wasmtime', 'options', 'SystemdCgroup'])).toBe(systemd);
+    // containerd 1.x hands runtime options to the shim only as ConfigBody TOML.
+    expect(getPath(parsed, [...table, 'wasmtime', 'options', 'ConfigBody'])).toBe(configBody);
   });
 
   it('changes nothing when applied a second time', () => {

@@ -106,7 +106,7 @@ export class DockerHost extends ShellHost {
       throw err;
     }
     const result = await this.script(
-      `tmp=$1 target=$2 size=$3 sum=$4
+      `tmp=$1 target=$2 size=$3 sum=$4 durable=$5
 trap 'rm -f -- "$tmp"' EXIT
 got=$(wc -c < "$tmp")
 [ "$got" -eq "$size" ] || { echo "only $got of $size bytes reached the node" >&2; exit 75; }
@@ -116,10 +116,10 @@ if [ -n "$sum" ]; then
     [ "$got" = "$sum" ] || { echo "the bytes on the node have sha256 $got, expected $sum" >&2; exit 76; }
   else echo unverified; fi
 fi
-sync -- "$tmp" 2>/dev/null
+[ "$durable" = no ] || sync -- "$tmp" 2>/dev/null
 mv -f -- "$tmp" "$target" || exit 77
 trap - EXIT`,
-      [temp, path, String(bytes.length), options.sha256 ?? ''],
+      [temp, path, String(bytes.length), options.sha256 ?? '', options.durable === false ? 'no' : 'yes'],
     );
     if (result.code !== 0) throw fileError(this.name, 'write', path, result);
     if (options.sha256 && result.stdout.toString('utf8').includes('unverified')) await this.verifyByReading(path, options.sha256);

@@ -48,7 +48,7 @@ export class LocalHost implements NodeHost {
     const handle = await open(temp, 'wx', 0o600);
     try {
       await handle.writeFile(data);
-      await handle.sync();
+      if (options.durable !== false) await handle.sync();
     } catch (err) {
       await handle.close();
       await rm(temp, { force: true });

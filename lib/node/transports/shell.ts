@@ -18,20 +18,26 @@ const ABSENT = 44;
 // stdin early: the size check fails and the trap removes the temporary file,
 // so a partial upload never survives on the node, with or without a next run.
 const WRITE_SCRIPT = `
-target=$1 size=$2 mode=$3 sum=$4
+target=$1 size=$2 mode=$3 sum=$4 durable=$5
 tmp="$(dirname -- "$target")/.$(basename -- "$target").kubewasm-$$"
 trap 'rm -f -- "$tmp"' EXIT
 trap 'exit 129' HUP; trap 'exit 130' INT; trap 'exit 143' TERM; trap 'exit 141' PIPE
-(umask 077 && cat > "$tmp") || exit 74
-got=$(wc -c < "$tmp")
-[ "$got" -eq "$size" ] || { echo "only $got of $size bytes reached the node" >&2; exit 75; }
+umask 077
+if [ -n "$sum" ] && command -v sha256sum >/dev/null 2>&1; then
+  # Hash while the bytes arrive (tee), not in a second pass over the file.
+  got=$(tee "$tmp" | sha256sum) || exit 74; got=\${got%% *}
+  checked=yes
+else
+  cat > "$tmp" || exit 74
+fi
+n=$(wc -c < "$tmp")
+[ "$n" -eq "$size" ] || { echo "only $n of $size bytes reached the node" >&2; exit 75; }
 if [ -n "$sum" ]; then
-  if command -v sha256sum >/dev/null 2>&1; then
-    got=$(sha256sum < "$tmp"); got=\${got%% *}
+  if [ -n "\${checked:-}" ]; then
     [ "$got" = "$sum" ] || { echo "the bytes on the node have sha256 $got, expected $sum" >&2; exit 76; }
   else echo unverified; fi
 fi
-sync -- "$tmp" 2>/dev/null
+[ "$durable" = no ] || sync -- "$tmp" 2>/dev/null
 chmod "$mode" "$tmp" && mv -f -- "$tmp" "$target" || exit 77
 trap - EXIT
 `;
@@ -58,7 +64,7 @@ export abstract class ShellHost implements NodeHost {
 
   async writeFileAtomic(path: string, data: Buffer | string, mode = 0o644, options: WriteOptions = {}): Promise<void> {
     const bytes = typeof data === 'string' ? Buffer.from(data) : data;
-    const result = await this.script(WRITE_SCRIPT, [path, String(bytes.length), mode.toString(8), options.sha256 ?? ''], { input: bytes });
+    const result = await this.script(WRITE_SCRIPT, [path, String(bytes.length), mode.toString(8), options.sha256 ?? '', options.durable === false ? 'no' : 'yes'], { input: bytes });
     if (result.code !== 0) throw fileError(this.name, 'write', path, result);
     if (options.sha256 && result.stdout.toString('utf8').includes('unverified')) await this.verifyByReading(path, options.sha256);
   }
