@@ -6,7 +6,12 @@ import { readFileSync, existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ParseArgsOptionsConfig } from 'node:util';
+import type { V1Node } from '@kubernetes/client-node';
 import { Listr, ListrLogger, ProcessOutput } from 'listr2';
+import { detectDistro } from '../lib/distro.js';
+import { cachedImageArchive, installerArchivePath, INSTALLER_REPOSITORY } from '../lib/installer-image/build.js';
+import { chooseLoadMethod, loadEnvironment, planLoad, runLoad, type LoadMethod } from '../lib/installer-image/load.js';
+import { nativeImageSpec, smokeImageSpec } from '../lib/installer-image/smoke.js';
 import { UsageError } from '../lib/errors.js';
 import { Kube } from '../lib/kube/client.js';
 import { NAMESPACE } from '../lib/kube/names.js';
@@ -144,4 +149,32 @@ export async function nodeProgressView(
   } finally {
     await view;
   }
+}
+
+// ---- images into nodes (install, label) ----
+
+/**
+ * The archives kubewasm loads into nodes: the installer image's (when it is
+ * one kubewasm built, from the cache) and the smoke images. `missing` names
+ * an installer image kubewasm built elsewhere (not in this cache).
+ */
+export async function kubewasmArchives(cacheDir: string, installerImage: string | undefined): Promise<{ archives: string[]; missing?: string }> {
+  const archives = [await cachedImageArchive(smokeImageSpec(), cacheDir), await cachedImageArchive(nativeImageSpec(), cacheDir)];
+  if (!installerImage?.startsWith(`${INSTALLER_REPOSITORY}:`)) return { archives };
+  const file = installerArchivePath(cacheDir, installerImage);
+  return existsSync(file) ? { archives: [file, ...archives] } : { archives, missing: installerImage };
+}
+
+/** Loads archives into the named nodes the way `--load` says (auto: kind, k3d, docker, this machine); returns the method. */
+export async function loadIntoNodes(ctx: CommandContext, allNodes: readonly V1Node[], names: readonly string[], archives: readonly string[], requested: LoadMethod | 'auto'): Promise<LoadMethod> {
+  const distro = detectDistro(allNodes);
+  const env = await loadEnvironment();
+  const method = chooseLoadMethod(requested, distro, names, env);
+  if (method === 'none' || names.length === 0) return method;
+  const t = Date.now();
+  await runLoad(planLoad(method, distro, names, archives, env), (step, state, ms) => {
+    if (state === 'done') line(ctx, `loaded ${path.basename(step.stdinFile ?? step.argv.find((a) => a.endsWith('.tar')) ?? 'images')} into ${step.target} (${((ms ?? 0) / 1000).toFixed(1)}s)`);
+  });
+  line(ctx, `images loaded into ${names.join(', ')} with ${method} in ${((Date.now() - t) / 1000).toFixed(1)}s`);
+  return method;
 }

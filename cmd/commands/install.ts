@@ -1,9 +1,8 @@
 import type { V1Node } from '@kubernetes/client-node';
 import { KubewasmError, UsageError } from '../../lib/errors.js';
 import { describeDistro, detectDistro } from '../../lib/distro.js';
-import { buildInstallerImage, cachedImageArchive } from '../../lib/installer-image/build.js';
-import { chooseLoadMethod, loadEnvironment, parseLoadMethod, planLoad, runLoad } from '../../lib/installer-image/load.js';
-import { nativeImageSpec, smokeImageSpec } from '../../lib/installer-image/smoke.js';
+import { buildInstallerImage } from '../../lib/installer-image/build.js';
+import { chooseLoadMethod, loadEnvironment, parseLoadMethod } from '../../lib/installer-image/load.js';
 import { applyObjects, deleteObjects, kubewasmRuntimeClasses } from '../../lib/kube/apply.js';
 import { DEFAULT_INSTALLER_IMAGE, installObjects, runtimeClasses } from '../../lib/kube/manifests.js';
 import { desiredDigest, OPT_IN_LABEL, OPT_IN_VALUE } from '../../lib/kube/names.js';
@@ -16,7 +15,7 @@ import { parseShimList, type ShimInfo } from '../../lib/shims/catalog.js';
 import { toShimSource } from '../../lib/shims/releases.js';
 import { shimsFromDir } from '../../lib/shims/shim-dir.js';
 import { stringOption, type Command, type CommandContext } from '../command.js';
-import { CLUSTER_HELP, CLUSTER_OPTIONS, durationOption, kubeFromOptions, line, namespaceFromOptions, NODE_SELECTION_HELP, NODE_SELECTION_OPTIONS, nodeProgressView, packageRoot, selectionFromContext } from '../kube-options.js';
+import { CLUSTER_HELP, CLUSTER_OPTIONS, durationOption, kubeFromOptions, kubewasmArchives, line, loadIntoNodes, namespaceFromOptions, NODE_SELECTION_HELP, NODE_SELECTION_OPTIONS, nodeProgressView, packageRoot, selectionFromContext } from '../kube-options.js';
 import { fetchWithProgress, SHIM_SOURCE_HELP, SHIM_SOURCE_OPTIONS, shimOriginFromOptions, shimReleasesFromOptions } from '../shim-sources.js';
 import { verifyLine } from './verify.js';
 
@@ -112,19 +111,15 @@ async function runInstall(ctx: CommandContext): Promise<number> {
       say(`installer image ${image}: ${(built.size / 1e6).toFixed(0)} MB, ${built.cached ? 'from the cache' : `built in ${((Date.now() - t) / 1000).toFixed(1)}s`} (${built.file})`);
     }
   }
-  if (!dryRun) archives.push(await cachedImageArchive(smokeImageSpec(), cacheDir), await cachedImageArchive(nativeImageSpec(), cacheDir));
+  if (!dryRun) archives.push(...(await kubewasmArchives(cacheDir, undefined)).archives);
 
   // 2. Into the nodes' containerd, where the cluster cannot pull them.
-  const env = await loadEnvironment();
-  const method = chooseLoadMethod(registryImage ? (loadRequested === 'auto' ? safeAuto(distro, names, env) : loadRequested) : loadRequested, distro, names, env);
-  if (dryRun) say(`would load the installer and smoke images into ${names.join(', ')} with: ${method}`);
-  else if (method !== 'none') {
-    const steps = planLoad(method, distro, names, archives, env);
-    const t = Date.now();
-    await runLoad(steps, (step, state, ms) => {
-      if (state === 'done') line(ctx, `loaded ${step.stdinFile?.split('/').pop() ?? step.argv.find((a) => a.endsWith('.tar'))?.split('/').pop() ?? 'images'} into ${step.target} (${((ms ?? 0) / 1000).toFixed(1)}s)`);
-    });
-    line(ctx, `images loaded into ${names.length} node(s) with ${method} in ${((Date.now() - t) / 1000).toFixed(1)}s`);
+  if (dryRun) {
+    const env = await loadEnvironment();
+    say(`would load the installer and smoke images into ${names.join(', ')} with: ${chooseLoadMethod(registryImage && loadRequested === 'auto' ? safeAuto(distro, names, env) : loadRequested, distro, names, env)}`);
+  } else {
+    const requested = registryImage && loadRequested === 'auto' ? safeAuto(distro, names, await loadEnvironment()) : loadRequested;
+    await loadIntoNodes(ctx, allNodes, names, archives, requested);
   }
 
   // 3. The objects.

@@ -95,12 +95,16 @@ export async function installerImage(inputs: InstallerImageInputs): Promise<Inst
  */
 export async function buildInstallerImage(inputs: InstallerImageInputs, cacheDir: string): Promise<{ file: string; name: string; size: number; cached: boolean }> {
   const image = await installerImage(inputs);
-  const dir = path.join(cacheDir, 'images');
-  await mkdir(dir, { recursive: true });
-  const file = path.join(dir, `${image.name.replace(/[/:]/g, '_')}.tar`);
+  await mkdir(path.join(cacheDir, 'images'), { recursive: true });
+  const file = installerArchivePath(cacheDir, image.name);
   if (existsSync(file)) return { file, name: image.name, size: image.size, cached: true };
   await writeImageArchive(file, image.spec);
   return { file, name: image.name, size: image.size, cached: false };
+}
+
+/** Where buildInstallerImage keeps the archive of an installer image, by name. */
+export function installerArchivePath(cacheDir: string, name: string): string {
+  return path.join(cacheDir, 'images', `${name.replace(/[/:]/g, '_')}.tar`);
 }
 
 /** Writes any image spec into the cache (the smoke images); returns the archive's path. */

@@ -1,7 +1,7 @@
 // `kubewasm status`: what every node reports (from its labels and
 // annotations), the RuntimeClasses and the installer DaemonSet. The JSON/YAML
 // shape (ClusterStatus below) is stable: fields are only ever added.
-import type { V1DaemonSet, V1Node, V1RuntimeClass } from '@kubernetes/client-node';
+import type { V1DaemonSet, V1Node, V1Pod, V1RuntimeClass } from '@kubernetes/client-node';
 import type { Kube } from './client.js';
 import { ANNOTATIONS, INSTALLER, MANAGED_BY, MANAGED_LABEL, NAMESPACE, OPT_IN_LABEL, OPT_IN_VALUE, READY_LABEL_PREFIX, READY_VALUE } from './names.js';
 
@@ -40,10 +40,12 @@ export interface NodeStatus {
   architecture: string | null;
   kubelet: string | null;
   containerRuntime: string | null;
+  /** The node installer pod on this node, if any: its phase, readiness and why it waits. */
+  installerPod: { name: string; phase: string; ready: boolean; reason: string | null } | null;
 }
 
-/** Pure: one node's status from its object. */
-export function nodeStatus(node: V1Node): NodeStatus {
+/** Pure: one node's status from its object (and the installer pod on it). */
+export function nodeStatus(node: V1Node, pod?: V1Pod): NodeStatus {
   const labels = node.metadata?.labels ?? {};
   const ann = node.metadata?.annotations ?? {};
   const installed = parseShims(ann[ANNOTATIONS.shims]);
@@ -67,7 +69,16 @@ export function nodeStatus(node: V1Node): NodeStatus {
     architecture: info?.architecture ?? null,
     kubelet: info?.kubeletVersion ?? null,
     containerRuntime: info?.containerRuntimeVersion ?? null,
+    installerPod: pod ? podSummary(pod) : null,
   };
+}
+
+function podSummary(pod: V1Pod): NonNullable<NodeStatus['installerPod']> {
+  const cs = pod.status?.containerStatuses?.[0];
+  const waiting = cs?.state?.waiting;
+  const terminated = cs?.state?.terminated ?? cs?.lastState?.terminated;
+  const reason = waiting?.reason ? `${waiting.reason}${waiting.message ? `: ${waiting.message}` : ''}` : !cs?.ready && terminated?.reason ? `last exit: ${terminated.reason} (${terminated.exitCode})` : null;
+  return { name: pod.metadata?.name ?? '', phase: pod.status?.phase ?? 'Unknown', ready: cs?.ready ?? false, reason };
 }
 
 function parseShims(value: string | undefined): Array<{ name: string; version?: string; sha256?: string; runtime?: string }> {
@@ -81,7 +92,7 @@ function parseShims(value: string | undefined): Array<{ name: string; version?: 
 }
 
 /** Pure: the whole status from the objects. */
-export function clusterStatus(nodes: readonly V1Node[], runtimeClasses: readonly V1RuntimeClass[], daemonSet: V1DaemonSet | undefined): ClusterStatus {
+export function clusterStatus(nodes: readonly V1Node[], runtimeClasses: readonly V1RuntimeClass[], daemonSet: V1DaemonSet | undefined, installerPods: readonly V1Pod[] = []): ClusterStatus {
   const container = daemonSet?.spec?.template?.spec?.containers?.[0];
   const env = (name: string) => container?.env?.find((e) => e.name === name)?.value;
   return {
@@ -97,7 +108,7 @@ export function clusterStatus(nodes: readonly V1Node[], runtimeClasses: readonly
     runtimeClasses: runtimeClasses
       .map((rc) => ({ name: rc.metadata?.name ?? '', handler: rc.handler, shim: rc.metadata?.labels?.['kubewasm.io/shim'] ?? null, nodeSelector: rc.scheduling?.nodeSelector ?? {} }))
       .sort((a, b) => a.name.localeCompare(b.name)),
-    nodes: nodes.map(nodeStatus).sort((a, b) => a.name.localeCompare(b.name)),
+    nodes: nodes.map((n) => nodeStatus(n, installerPods.find((p) => p.spec?.nodeName === n.metadata?.name && !p.metadata?.deletionTimestamp))).sort((a, b) => a.name.localeCompare(b.name)),
   };
 }
 
@@ -108,13 +119,13 @@ export function statusTable(status: ClusterStatus): string {
   const rows = status.nodes.map((n) => [
     n.name,
     n.enabled ? 'yes' : 'no',
-    n.state ?? (n.enabled ? 'Pending' : '-'),
+    n.state ?? (n.enabled ? `Pending${n.installerPod?.reason ? ` (installer pod: ${n.installerPod.reason.split(':')[0]})` : ''}` : '-'),
     ...shimNames.map((s) => {
       const shim = n.shims.find((x) => x.name === s);
       return shim ? `${shim.ready ? 'ready' : 'not ready'}${shim.version ? ` ${shim.version}` : ''}` : '-';
     }),
     n.containerd?.split(' ')[0] ?? n.containerRuntime?.replace(/^containerd:\/\//, '') ?? '-',
-    n.lastError ? `${n.lastError.time ?? ''} ${n.lastError.message}`.trim().slice(0, 100) : '',
+    n.lastError ? `${n.lastError.time ?? ''} ${n.lastError.message}`.trim().slice(0, 100) : n.enabled && n.installerPod?.reason ? `installer pod ${n.installerPod.name}: ${n.installerPod.reason}`.slice(0, 100) : '',
   ]);
   const lines = [header, ...rows];
   const widths = header.map((_, i) => Math.max(...lines.map((r) => (r[i] ?? '').length)));
@@ -127,10 +138,11 @@ export function statusTable(status: ClusterStatus): string {
 }
 
 export async function readStatus(kube: Kube, ns: string = NAMESPACE): Promise<ClusterStatus> {
-  const [nodes, classes, ds] = await Promise.all([
+  const [nodes, classes, ds, pods] = await Promise.all([
     kube.listNodes(),
     kube.call('list runtime classes', async () => (await kube.nodeApi.listRuntimeClass({ labelSelector: `app.kubernetes.io/managed-by=${MANAGED_BY['app.kubernetes.io/managed-by']}` })).items),
     kube.read<V1DaemonSet>({ apiVersion: 'apps/v1', kind: 'DaemonSet', metadata: { name: INSTALLER, namespace: ns } }),
+    kube.listPods({ namespace: ns, labelSelector: `app.kubernetes.io/name=${INSTALLER}` }),
   ]);
-  return clusterStatus(nodes, classes, ds);
+  return clusterStatus(nodes, classes, ds, pods);
 }

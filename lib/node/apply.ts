@@ -63,8 +63,8 @@ export async function readNodeFacts(host: NodeHost, desired: NodeDesired, option
 
 /** sha256 of a file on the node, undefined when it is absent. */
 export async function digestOnNode(host: NodeHost, path: string): Promise<string | undefined> {
-  if (!(await host.stat(path))) return undefined;
-  const result = await host.exec(['sha256sum', path], { timeoutMs: 60_000 });
+  const result = await host.exec(['sh', '-c', '[ -e "$1" ] || exit 44; command -v sha256sum >/dev/null 2>&1 || exit 45; exec sha256sum -- "$1"', 'sh', path], { timeoutMs: 60_000 });
+  if (result.code === 44) return undefined;
   if (result.code === 0) return result.stdout.split(/\s+/)[0];
   const bytes = await host.readFile(path); // no sha256sum on the node: hash here
   return bytes ? sha256(bytes) : undefined;
@@ -120,7 +120,7 @@ export async function applyPlan(host: NodeHost, plan: NodePlan, setup: Container
   const createdStateDir = (await host.stat(stateDir)) === undefined;
   const journal = journalFor(plan, stateDir, { owner: options.owner ?? ownerText(), createdStateDir, configSha256: sha256, staged });
   try {
-    await host.mkdirp(stateDir, 0o700);
+    if (createdStateDir) await host.mkdirp(stateDir, 0o700);
     if (journal.files.some((f) => f.backup)) await host.mkdirp(fileBackupDir(stateDir), 0o700);
     for (const file of journal.files) if (file.backup) await copyOnNode(host, file.path, file.backup);
     if (journal.config?.backup && plan.config.before) await host.writeFileAtomic(journal.config.backup, plan.config.before, 0o600);
@@ -228,7 +228,7 @@ function unreachableOutcome(what: string, journal?: string): string {
 
 /** The end of a successful run (or the completion of an interrupted one): record, removals, clean up. */
 async function complete(host: NodeHost, stateDir: string, journal: Journal, step: (m: string) => void): Promise<void> {
-  await writeRecord(host, stateDir, journal.record ?? undefined);
+  await writeRecord(host, stateDir, journal.record ?? undefined, { stateDirExists: true });
   for (const removal of journal.removals) {
     step(`remove ${removal.path}`);
     await host.removeFile(removal.path);
@@ -238,9 +238,10 @@ async function complete(host: NodeHost, stateDir: string, journal: Journal, step
 
 /** Removes the journal and backups; the state dir too when nothing of kubewasm's is left in it. */
 async function cleanUp(host: NodeHost, stateDir: string, journal: Journal, removeStateDir: boolean): Promise<void> {
-  for (const file of journal.files) if (file.backup) await host.removeFile(file.backup);
-  await host.removeEmptyDir(fileBackupDir(stateDir));
-  await host.removeFile(configBackupPath(stateDir));
+  const backups = journal.files.filter((f) => f.backup);
+  for (const file of backups) await host.removeFile(file.backup!);
+  if (backups.length) await host.removeEmptyDir(fileBackupDir(stateDir));
+  if (journal.config?.backup) await host.removeFile(journal.config.backup);
   await host.removeFile(journalPath(stateDir));
   if (removeStateDir) await host.removeEmptyDir(stateDir);
 }
@@ -400,9 +401,10 @@ async function copyOnNode(host: NodeHost, from: string, to: string): Promise<voi
 /** The config file's mode, its directory made: what writing it needs, done ahead of the restart slot. */
 async function prepareConfigWrite(host: NodeHost, path: string): Promise<number> {
   try {
-    const mode = (await host.stat(path))?.mode ?? 0o644;
+    const info = await host.stat(path);
+    if (info) return info.mode;
     await host.mkdirp(path.slice(0, path.lastIndexOf('/')) || '/');
-    return mode;
+    return 0o644;
   } catch (err) {
     throw configWriteError(host, path, err);
   }

@@ -40,8 +40,8 @@ export async function readRecord(host: NodeHost, stateDir: string): Promise<Inst
   }
 }
 
-export async function writeRecord(host: NodeHost, stateDir: string, record: InstalledRecord | undefined): Promise<void> {
+export async function writeRecord(host: NodeHost, stateDir: string, record: InstalledRecord | undefined, options: { stateDirExists?: boolean } = {}): Promise<void> {
   if (!record) return host.removeFile(recordPath(stateDir));
-  await host.mkdirp(stateDir, 0o700);
+  if (!options.stateDirExists) await host.mkdirp(stateDir, 0o700);
   await host.writeFileAtomic(recordPath(stateDir), `${JSON.stringify(record, null, 2)}\n`, 0o600);
 }

@@ -208,7 +208,8 @@ async function main(): Promise<void> {
         const floor = download + maxUpload + waves * maxRestart;
         const phase = (key: string) => Math.max(...results.map((r) => r.timings[key] ?? 0));
         if (process.env['BENCH_VERBOSE']) log(`restartMs per node: ${results.map((r) => r.timings['restartMs']).join(' ')}; uploadMs: ${results.map((r) => r.timings['uploadMs']).join(' ')}`);
-        const phases = `per node, slowest: lock ${seconds(phase('lockMs'))}, plan ${seconds(phase('planMs'))}, upload ${seconds(phase('uploadMs'))}, restart ${seconds(phase('restartMs'))}, node total ${seconds(phase('totalMs'))}; outside the nodes (start, download, connect): ${seconds(kubewasmMs - phase('totalMs'))}`;
+        const sum = (key: string) => results.reduce((a, r) => a + (r.timings[key] ?? 0), 0);
+        const phases = `per node, slowest: lock ${seconds(phase('lockMs'))}, plan ${seconds(phase('planMs'))}, upload ${seconds(phase('uploadMs'))}, restart step ${seconds(phase('restartMs'))}, node total ${seconds(phase('totalMs'))}; all restart steps together ${seconds(sum('restartMs'))} (serial at K=1), all uploads together ${seconds(sum('uploadMs'))}`;
         rows.push({ n, k, scriptMs, kubewasmMs, floor, download, maxUpload, maxRestart, waves, scriptBytes, kubewasmBytes, phases });
         log(`N=${n} K=${k}: script ${seconds(scriptMs)}, kubewasm ${seconds(kubewasmMs)}, floor ${seconds(floor)}`);
       }

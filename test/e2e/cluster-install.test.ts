@@ -1,6 +1,7 @@
 // kubewasm install / label / unlabel / verify --bench / uninstall on the lab's
-// real cluster (scripts/lab): two nodes, node-1 with containerd 1.6 and node-2
-// with containerd 2.2, kubelet v1.34.4. The node installer runs as the real
+// real cluster (scripts/lab, brought up by global-setup.ts): node-1 with
+// containerd 1.6 and node-2 with containerd 2.2, kubelet v1.34.4 (node-3 with
+// containerd 2.4 stays out of it). The node installer runs as the real
 // DaemonSet from the image kubewasm builds and loads; the Wasm pods run
 // through the lab-built runwasi wasmtime shim that the installer put there.
 import { execFileSync } from 'node:child_process';
@@ -9,17 +10,18 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ClusterStatus } from '../../lib/kube/status.js';
 import type { BenchResult } from '../../lib/kube/verify.js';
 import { kubewasm } from '../support/kubewasm-cli.js';
+import { LAB_SCRIPT, labEnv, type LabEnv } from '../support/lab.js';
 import { requireRoot } from '../support/requirements.js';
+import { LAB_CONTAINERDS } from './global-setup.js';
 
 const root = new URL('../../', import.meta.url).pathname;
-const LAB = path.join(root, 'scripts/lab/lab');
 const NODES = { 'node-1': 'kubewasm-lab-node-1', 'node-2': 'kubewasm-lab-node-2' } as const;
 type NodeName = keyof typeof NODES;
 const CONFIG = '/etc/containerd/config.toml';
 const SHIM = '/usr/local/bin/containerd-shim-wasmtime-v1';
 
 function lab(args: string[]): string {
-  return execFileSync(LAB, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 64 << 20 });
+  return execFileSync(LAB_SCRIPT, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 64 << 20 });
 }
 
 function onNode(node: NodeName, script: string): string {
@@ -27,19 +29,19 @@ function onNode(node: NodeName, script: string): string {
 }
 
 describe('kubewasm on a real cluster (lab: node-1 containerd 1.6, node-2 containerd 2.2)', () => {
-  let env: Record<string, string>;
+  let env: LabEnv;
   let kubeconfig: string;
   const original: Partial<Record<NodeName, string>> = {};
   const figures: string[] = [];
-  const kubectl = (args: string[], input?: string) => execFileSync(env['KUBEWASM_LAB_KUBECTL']!, ['--kubeconfig', kubeconfig, ...args], { encoding: 'utf8', input: input ?? '', stdio: ['pipe', 'pipe', 'pipe'] });
+  const kubectl = (args: string[], input?: string) => execFileSync(env.kubectl, ['--kubeconfig', kubeconfig, ...args], { encoding: 'utf8', input: input ?? '', stdio: ['pipe', 'pipe', 'pipe'] });
   const run = (args: string[]) => kubewasm([...args, '--kubeconfig', kubeconfig], { CI: '1' });
   const podJson = (name: string) => JSON.parse(kubectl(['get', 'pod', name, '-o', 'json'])) as { spec: { nodeName?: string }; status: { phase: string; conditions?: Array<{ type: string; status: string; reason?: string }> } };
 
   beforeAll(() => {
     requireRoot();
-    lab(['up', '--nodes', '2', '--containerd', '1.6,2.2']);
-    env = Object.fromEntries(lab(['env']).trim().split('\n').map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
-    kubeconfig = env['KUBEWASM_LAB_KUBECONFIG']!;
+    env = labEnv();
+    kubeconfig = env.kubeconfig;
+    for (const node of Object.keys(NODES)) if (!env.nodes.some((n) => n.startsWith(`${node}:`))) throw new Error(`the lab has no ${node} (it has ${env.nodes.join(', ')}); run scripts/lab/lab up --containerd ${LAB_CONTAINERDS}`);
     // A clean start: nothing of kubewasm's from an earlier, interrupted run.
     execFileSync(process.execPath, [path.join(root, 'dist/cmd/kubewasm.js'), 'uninstall', '--force', '--kubeconfig', kubeconfig, '--timeout', '3m'], { stdio: 'ignore' });
     for (const node of Object.keys(NODES) as NodeName[]) original[node] = onNode(node, `cat ${CONFIG}`);
@@ -47,13 +49,13 @@ describe('kubewasm on a real cluster (lab: node-1 containerd 1.6, node-2 contain
 
   afterAll(() => {
     if (figures.length) console.log(`\n${figures.join('\n')}\n`);
-    // uninstall removed the smoke image the lab preloads; `up` loads what is missing again.
-    if (env) lab(['up', '--nodes', '2', '--containerd', '1.6,2.2']);
+    // uninstall removed the smoke image the lab preloads; `up` (idempotent) loads what is missing again.
+    if (env) lab(['up', '--containerd', LAB_CONTAINERDS]);
   }, 600_000);
 
   it('install node-1: installer image built and loaded, node converged by the DaemonSet, smoke pod proven', async () => {
     const t0 = Date.now();
-    const result = await run(['install', 'node-1', '--shim-dir', path.dirname(env['KUBEWASM_LAB_SHIM_BINARY']!), '--timeout', '5m']);
+    const result = await run(['install', 'node-1', '--shim-dir', path.dirname(env.shimBinary), '--timeout', '5m']);
     const seconds = (Date.now() - t0) / 1000;
     expect(result.stderr + result.stdout).not.toContain('error:');
     expect(result.code).toBe(0);

@@ -2,7 +2,7 @@
 // each with its own OpenSSH server and its own containerd (Debian 1.6 and the
 // 2.2.9 build): kubewasm converges them over SSH with no containerd option at
 // all (the nodes look like real machines), and uninstall gives back every byte.
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -11,6 +11,7 @@ import { SshHost } from '../../lib/node/transports/ssh.js';
 import { SHIMS } from '../../lib/shims/catalog.js';
 import { shimsFromDir } from '../../lib/shims/shim-dir.js';
 import { writeStandInShim } from '../support/containerd.js';
+import { requireProgram } from '../support/requirements.js';
 import { kubewasm } from '../support/kubewasm-cli.js';
 import { createNet, createNode, type TestNet, type TestNode } from '../support/netns.js';
 import { clientKey, startSshd, type ClientKey, type Sshd } from '../support/sshd.js';
@@ -26,7 +27,6 @@ describe('ssh transport on namespace nodes', () => {
   const connect = (node: TestNode) => SshHost.connect({ host: node.ip, user: 'root', identityFile: key.privateKey, knownHostsFile: knownHosts, name: node.name });
 
   beforeAll(async () => {
-    const { mkdirSync } = await import('node:fs');
     mkdirSync(shimSource);
     for (const shim of Object.values(SHIMS)) writeStandInShim(shimSource, shim.binaryName);
     net = createNet('10.247.119');
@@ -156,5 +156,38 @@ describe('ssh transport on namespace nodes', () => {
       expect(removed.code, removed.stderr).toBe(0);
       nodes.forEach(({ node }, i) => expect(node.snapshot()).toEqual(before[i]));
     });
+  });
+
+  it('a user that is not root works through sudo -n; one without passwordless sudo is told what to configure', async () => {
+    requireProgram('/usr/bin/sudo', 'apt-get install -y sudo');
+    const { node } = nodes[1]!;
+    // The node's own users: copies of this machine's passwd/group/shadow with two more, and a sudoers file, bind-mounted in the node only.
+    const etc = path.join(node.dir, 'etc-users');
+    mkdirSync(etc, { recursive: true });
+    writeFileSync(path.join(etc, 'passwd'), `${readFileSync('/etc/passwd', 'utf8')}kw:x:1500:1500::/tmp:/bin/sh\nkwnosudo:x:1501:1501::/tmp:/bin/sh\n`);
+    writeFileSync(path.join(etc, 'group'), `${readFileSync('/etc/group', 'utf8')}kw:x:1500:\nkwnosudo:x:1501:\n`);
+    writeFileSync(path.join(etc, 'shadow'), `${readFileSync('/etc/shadow', 'utf8')}kw:*:19000:0:99999:7:::\nkwnosudo:*:19000:0:99999:7:::\n`, { mode: 0o640 });
+    writeFileSync(path.join(etc, 'sudoers'), 'Defaults env_reset\nDefaults secure_path="/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"\nroot ALL=(ALL:ALL) ALL\nkw ALL=(ALL:ALL) NOPASSWD: ALL\n', { mode: 0o440 });
+    node.run(['passwd', 'group', 'shadow', 'sudoers'].map((f) => `mount --bind ${etc}/${f} /etc/${f}`).join(' && '));
+    // sshd reads authorized_keys as the user logging in.
+    node.run(`chmod 755 ${node.dir} ${node.dir}/ssh && chmod 644 ${node.dir}/ssh/authorized_keys`);
+    const before = node.snapshot();
+    const as = (user: string) => SshHost.connect({ host: node.ip, user, identityFile: key.privateKey, knownHostsFile: knownHosts });
+
+    await expect(as('kwnosudo')).rejects.toThrow(/kwnosudo cannot run commands as root with sudo without a password .*\n.*fix: connect as root, or give kwnosudo passwordless sudo/);
+    const host = await as('kw');
+    try {
+      expect((await host.exec(['id', '-u'])).stdout.trim()).toBe('0');
+      const shims = await shimsFromDir(shimSource, [SHIMS.wasmtime]);
+      const result = await convergeNode(host, { shims }, { criTimeoutMs: 30_000 });
+      expect(result.applied).toBe(true);
+      expect(node.run('stat -c %U:%G:%a /usr/local/bin/containerd-shim-wasmtime-v1').trim()).toBe('root:root:755');
+      expect(Object.keys(node.criInfo().config.containerd.runtimes)).toContain('wasmtime');
+      await resetNode(host, { criTimeoutMs: 30_000 });
+      expect(node.snapshot()).toEqual(before);
+    } finally {
+      await host.close();
+      node.run('umount /etc/passwd /etc/group /etc/shadow /etc/sudoers');
+    }
   });
 });

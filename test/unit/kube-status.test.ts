@@ -23,7 +23,7 @@ describe('status', () => {
       name: 'node-1', enabled: true, managed: true, state: 'Ready', desired: 'd1',
       shims: [{ name: 'wasmtime', ready: true, version: '0.6.0', sha256: 'a'.repeat(64), runtime: 'wasmtime' }],
       containerd: '1.6.20~ds1 config v2 /etc/containerd/config.toml', configDigest: null, lastError: null, updated: null,
-      architecture: 'amd64', kubelet: 'v1.34.4', containerRuntime: 'containerd://1.6.20',
+      architecture: 'amd64', kubelet: 'v1.34.4', containerRuntime: 'containerd://1.6.20', installerPod: null,
     });
     expect(nodeStatus(failed).lastError).toEqual({ message: 'cannot converge the node: boom', time: '2026-01-01T00:00:00Z' });
     expect(nodeStatus(node('x', {}, { 'kubewasm.io/shims': 'not json' })).shims).toEqual([]);
@@ -40,6 +40,9 @@ node-2  yes      Failed  -            1.6.20      2026-01-01T00:00:00Z cannot co
 node-3  no       -       -            1.6.20
 `);
     expect(statusTable(clusterStatus([plain], [], undefined))).toContain('installer: not installed (kubewasm install)');
+    const waiting = node('node-4', { 'kubewasm.io/enabled': 'true' });
+    const pod = { metadata: { name: 'kubewasm-node-installer-x' }, spec: { nodeName: 'node-4', containers: [] }, status: { phase: 'Pending', containerStatuses: [{ name: 'installer', image: '', imageID: '', ready: false, restartCount: 0, state: { waiting: { reason: 'ErrImagePull', message: 'pull access denied' } } }] } };
+    expect(statusTable(clusterStatus([waiting], [], ds, [pod]))).toMatch(/node-4\s+yes\s+Pending \(installer pod: ErrImagePull\)\s+-\s+1\.6\.20\s+installer pod kubewasm-node-installer-x: ErrImagePull: pull access denied/);
   });
 });
 

@@ -12,32 +12,57 @@ const host = (name: string) => ({ name, close: async () => {} }) as unknown as N
 const result = (node: string) => ({ plan: { node }, applied: true, recovered: false, timings: {} }) as unknown as ConvergeResult;
 
 describe('runFleet', () => {
-  it.each([1, 2, 3])('with --max-unavailable %i, never more than that many restart at once, and the uploads overlap', async (k) => {
-    let restarting = 0;
-    let maxRestarting = 0;
-    let uploading = 0;
-    let maxUploading = 0;
-    const nodes = Array.from({ length: 6 }, (_, i) => ({ name: `n${i}`, connect: async () => host(`n${i}`) }));
+  it.each([1, 2, 3])('with --max-unavailable %i: exactly that many restart at once at most; a bounded number upload and are in flight', async (k) => {
+    const peak = { inFlight: 0, uploading: 0, restarting: 0 };
+    const now = { inFlight: 0, uploading: 0, restarting: 0 };
+    const enter = (key: keyof typeof now) => {
+      now[key]++;
+      peak[key] = Math.max(peak[key], now[key]);
+    };
+    const nodes = Array.from({ length: 8 }, (_, i) => ({ name: `n${i}`, connect: async () => host(`n${i}`) }));
+    const order: string[] = [];
     const outcomes = await runFleet(
       nodes,
       async (h, options) => {
-        uploading++;
-        maxUploading = Math.max(maxUploading, uploading);
-        await sleep(20);
-        uploading--;
-        await options.restartGate!(async () => {
-          restarting++;
-          maxRestarting = Math.max(maxRestarting, restarting);
-          await sleep(15);
-          restarting--;
+        enter('inFlight');
+        await sleep(5); // plan
+        await options.uploadGate!(async () => {
+          enter('uploading');
+          await sleep(10);
+          now.uploading--;
         });
+        await options.restartGate!(async () => {
+          enter('restarting');
+          order.push(h.name);
+          await sleep(15);
+          now.restarting--;
+        });
+        now.inFlight--;
         return result(h.name);
       },
       { maxUnavailable: k },
     );
-    expect(outcomes.map((o) => o.ok)).toEqual([true, true, true, true, true, true]);
-    expect(maxRestarting).toBe(k);
-    expect(maxUploading).toBe(6);
+    expect(outcomes.every((o) => o.ok)).toBe(true);
+    expect(peak.restarting).toBe(k);
+    expect(peak.uploading).toBe(Math.max(2, k + 1));
+    expect(peak.inFlight).toBe(Math.max(4, 2 * k + 2));
+    expect(order).toHaveLength(8);
+  });
+
+  it('--parallel and the upload limit can be set', async () => {
+    let inFlight = 0;
+    let peak = 0;
+    await runFleet(
+      Array.from({ length: 5 }, (_, i) => ({ name: `n${i}`, connect: async () => host(`n${i}`) })),
+      async (h) => {
+        peak = Math.max(peak, ++inFlight);
+        await sleep(10);
+        inFlight--;
+        return result(h.name);
+      },
+      { parallel: 5 },
+    );
+    expect(peak).toBe(5);
   });
 
   it('a failing node fails alone, in order, with its name', async () => {
