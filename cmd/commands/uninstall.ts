@@ -87,16 +87,23 @@ ${CLUSTER_HELP}`,
       if (!(await waitNamespaceGone(kube, namespace, 120_000))) say(`namespace ${namespace} is still terminating`);
     }
 
-    if (ctx.options['keep-images'] || involved.length === 0) return 0;
+    if (ctx.options['keep-images']) return 0;
+    // Images may be on any node kubewasm ever loaded them into (also nodes opted out earlier): try every node it can reach.
     const env = await loadEnvironment();
+    const distro = detectDistro(nodes);
+    const all = nodes.map(nodeName);
     let method;
+    let reach = all;
     try {
-      method = chooseLoadMethod(loadRequested, detectDistro(nodes), involved, env);
+      method = chooseLoadMethod(loadRequested, distro, all, env);
     } catch {
-      say(`the installer and smoke images stay in the containerd of ${involved.join(', ')} (kubewasm cannot reach it from here); the kubelet's image garbage collection removes them`);
-      return 0;
+      reach = all.filter((n) => env.dockerNodes.has(n));
+      method = reach.length ? 'docker' as const : undefined;
+      const unreachable = all.filter((n) => !reach.includes(n));
+      say(`the installer and smoke images stay in the containerd of ${unreachable.join(', ')} (kubewasm cannot reach it from here); the kubelet's image garbage collection removes them`);
+      if (!method) return 0;
     }
-    const steps = planRemove(method, involved, env);
+    const steps = planRemove(method, reach, env);
     if (dryRun) {
       for (const step of steps) say(`would remove kubewasm's images from ${step.target}: ${step.argv.join(' ')}`);
       return 0;

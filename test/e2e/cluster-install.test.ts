@@ -19,6 +19,8 @@ const NODES = { 'node-1': 'kubewasm-lab-node-1', 'node-2': 'kubewasm-lab-node-2'
 type NodeName = keyof typeof NODES;
 const CONFIG = '/etc/containerd/config.toml';
 const SHIM = '/usr/local/bin/containerd-shim-wasmtime-v1';
+/** kubewasm's own label and annotation keys (the lab's lab.kubewasm.io/ labels are not kubewasm's). */
+const isKubewasmKey = (k: string) => k.startsWith('kubewasm.io/') || k.startsWith('runtime.kubewasm.io/');
 
 function lab(args: string[]): string {
   return execFileSync(LAB_SCRIPT, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 64 << 20 });
@@ -85,8 +87,13 @@ describe('kubewasm on a real cluster (lab: node-1 containerd 1.6, node-2 contain
   });
 
   it('status reports node-1 ready on containerd 1.6 and node-2 not enabled', async () => {
-    const status = JSON.parse((await run(['status', '-o', 'json'])).stdout) as ClusterStatus;
-    expect(status.nodes.find((n) => n.name === 'node-1')).toMatchObject({ enabled: true, managed: true, state: 'Ready', shims: [{ name: 'wasmtime', ready: true }], lastError: null });
+    let status = JSON.parse((await run(['status', '-o', 'json'])).stdout) as ClusterStatus;
+    // The DaemonSet counts the pod ready after its readiness probe passed (every 5 s).
+    for (let i = 0; i < 30 && status.installer.pods?.ready !== 1; i++) {
+      await new Promise((r) => setTimeout(r, 1000));
+      status = JSON.parse((await run(['status', '-o', 'json'])).stdout) as ClusterStatus;
+    }
+    expect(status.nodes.find((n) => n.name === 'node-1')).toMatchObject({ enabled: true, managed: true, state: 'Ready', shims: [{ name: 'wasmtime', ready: true }], lastError: null, installerPod: { phase: 'Running', ready: true } });
     expect(status.nodes.find((n) => n.name === 'node-1')?.containerd).toMatch(/^1\.6\.20\S* config v2 \/etc\/containerd\/config\.toml$/);
     expect(status.nodes.find((n) => n.name === 'node-2')).toMatchObject({ enabled: false, managed: false, state: null, shims: [] });
     expect(status.installer.pods).toMatchObject({ scheduled: 1, ready: 1 });
@@ -131,14 +138,28 @@ describe('kubewasm on a real cluster (lab: node-1 containerd 1.6, node-2 contain
     figures.push(`verify --bench on node-1 (containerd 1.6), 10 runs, create -> Succeeded: wasm median ${bench.wasm.medianMs} ms p95 ${bench.wasm.p95Ms} ms; runc median ${bench.runc.medianMs} ms p95 ${bench.runc.p95Ms} ms`);
   });
 
+  it('a new desired spec (install dir) rolls the installer one node at a time, and each node re-converges', async () => {
+    const result = await run(['install', '--shim-dir', path.dirname(env.shimBinary), '--install-dir', '/opt/kubewasm/bin', '--timeout', '5m']);
+    expect(result.code).toBe(0);
+    // maxUnavailable 1: the second node starts converging only after the first one's new pod is ready.
+    const converging = [...result.stderr.matchAll(/^(node-\d): (installing shims|✓ ready)/gm)].map((m) => `${m[1]} ${m[2]}`);
+    expect(converging.filter((l) => l.endsWith('installing shims')).length + converging.filter((l) => l.endsWith('ready')).length).toBe(4);
+    expect(converging[1]).toMatch(/✓ ready$/);
+    for (const node of Object.keys(NODES) as NodeName[]) {
+      expect(onNode(node, `ls /opt/kubewasm/bin; test -e ${SHIM} && echo stale || true`).trim(), node).toBe('containerd-shim-wasmtime-v1');
+      expect(onNode(node, `cat ${CONFIG}`), node).toContain('runtime_path = "/opt/kubewasm/bin/containerd-shim-wasmtime-v1"');
+    }
+    expect(result.stdout).toMatch(/✓ RuntimeClass wasmtime: printed "hello from kubewasm wasm"/);
+  });
+
   it("unlabelling node-2 resets it: config byte-for-byte the original, the shim gone, no kubewasm label", async () => {
     const result = await run(['unlabel', 'node-2', '--wait', '--timeout', '5m']);
     expect(result.stderr).toContain('node-2: ✓ reset');
     expect(result.code).toBe(0);
     expect(onNode('node-2', `cat ${CONFIG}`)).toBe(original['node-2']);
-    expect(onNode('node-2', `test -e ${SHIM} && echo present || echo absent`).trim()).toBe('absent');
+    expect(onNode('node-2', `find ${SHIM} /opt/kubewasm -type f 2>/dev/null; true`).trim()).toBe('');
     const labels = JSON.parse(kubectl(['get', 'node', 'node-2', '-o', 'jsonpath={.metadata.labels}'])) as Record<string, string>;
-    expect(Object.keys(labels).filter((k) => k.includes('kubewasm.io/'))).toEqual([]);
+    expect(Object.keys(labels).filter(isKubewasmKey)).toEqual([]);
   });
 
   it('uninstall leaves no kubewasm object in the cluster and no kubewasm byte on any node', async () => {
@@ -151,9 +172,11 @@ describe('kubewasm on a real cluster (lab: node-1 containerd 1.6, node-2 contain
     expect(kubectl(['get', 'namespace', 'kubewasm-system', '--ignore-not-found', '-o', 'name']).trim()).toBe('');
     for (const node of Object.keys(NODES) as NodeName[]) {
       const nodeObject = JSON.parse(kubectl(['get', 'node', node, '-o', 'json'])) as { metadata: { labels: object; annotations: object } };
-      expect(Object.keys({ ...nodeObject.metadata.labels, ...nodeObject.metadata.annotations }).filter((k) => k.includes('kubewasm.io/')), node).toEqual([]);
+      expect(Object.keys({ ...nodeObject.metadata.labels, ...nodeObject.metadata.annotations }).filter(isKubewasmKey), node).toEqual([]);
       expect(onNode(node, `cat ${CONFIG}`), node).toBe(original[node]);
-      expect(onNode(node, `ls ${SHIM} /var/lib/kubewasm 2>/dev/null; true`).trim(), node).toBe('');
+      expect(onNode(node, `ls -d ${SHIM} /var/lib/kubewasm 2>/dev/null; find /opt/kubewasm -type f 2>/dev/null; true`).trim(), node).toBe('');
+      // The node lock (lib/node/lock.ts) stays as an empty file in the tmpfs /run/lock: no byte in it.
+      expect(onNode(node, "find /run/lock -name 'kubewasm*' -size +0c").trim(), node).toBe('');
       expect(onNode(node, "ctr -n k8s.io images ls -q | grep -E '^kubewasm\\.io/(node-installer|smoke):' || true").trim(), node).toBe('');
     }
   });
