@@ -5,14 +5,13 @@
 // such as containerd-shim-wasmtimed-v1: skipped); only the expected regular
 // files are written, with mode 0755, into a fresh directory.
 import { createHash } from 'node:crypto';
-import { createReadStream, createWriteStream } from 'node:fs';
+import { createReadStream } from 'node:fs';
 import { chmod, mkdir, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import { Parser, type ReadEntry } from 'tar';
 import { KubewasmError } from '../errors.js';
-import { sha256OfFile, type ShimCache } from './cache.js';
+import { sha256OfFile, writeHashed, type ShimCache } from './cache.js';
 
 export interface EntryFacts {
   path: string;
@@ -146,16 +145,7 @@ export async function unpackShim(cache: ShimCache, archiveSha256: string, binary
       },
       onFile: async (body, name) => {
         const target = path.join(tempDir, name);
-        await pipeline(
-          body,
-          async function* (source: AsyncIterable<Buffer>) {
-            for await (const chunk of source) {
-              hash.update(chunk);
-              yield chunk;
-            }
-          },
-          createWriteStream(target, { flags: 'wx', mode: 0o755, highWaterMark: 1 << 20 }),
-        );
+        await writeHashed(body, target, hash, 0o755);
         await chmod(target, 0o755); // whatever the umask or the archive said
       },
       ...(onSkip ? { onSkip } : {}),

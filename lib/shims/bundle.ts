@@ -2,14 +2,12 @@
 // release archives, laid out like the cache (sha256/<hex>). Reading one back
 // goes through the same filter and the same sha256 check as a download.
 import { createHash } from 'node:crypto';
-import { createWriteStream } from 'node:fs';
 import { copyFile, link, mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { pipeline } from 'node:stream/promises';
 import { create as tarCreate } from 'tar';
 import { KubewasmError } from '../errors.js';
 import { classifyEntry, walkArchive } from './archive.js';
-import type { ShimCache } from './cache.js';
+import { writeHashed, type ShimCache } from './cache.js';
 import { BUNDLE_LOCK_NAME, parseLock, serializeLock, type LockEntry, type LockFile } from './lock.js';
 
 /** Writes `out` (temporary name, then rename): the lock file first, then each archive once. */
@@ -75,16 +73,7 @@ export async function importFromBundle(file: string, sha256s: string[], cache: S
         const temp = cache.tempBeside(cache.blobPath(sha256));
         temps.add(temp);
         const hash = createHash('sha256');
-        await pipeline(
-          body,
-          async function* (source: AsyncIterable<Buffer>) {
-            for await (const chunk of source) {
-              hash.update(chunk);
-              yield chunk;
-            }
-          },
-          createWriteStream(temp, { flags: 'wx', mode: 0o644 }),
-        );
+        await writeHashed(body, temp, hash, 0o644);
         const actual = hash.digest('hex');
         if (actual !== sha256) {
           throw new KubewasmError({ what: `sha256 mismatch in the bundle: ${name} has sha256 ${actual}`, where: file, fix: 'the bundle is damaged or was altered; make it again where the archives can be verified' });

@@ -3,11 +3,12 @@
 // temporary name in the same directory and renamed into place, so a partial
 // download is never visible under its final name and two kubewasm processes
 // can fill the cache at once (both write the same bytes; the last rename wins).
-import { createHash, randomBytes } from 'node:crypto';
-import { createReadStream } from 'node:fs';
+import { createHash, randomBytes, type Hash } from 'node:crypto';
+import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 
 /** $XDG_CACHE_HOME/kubewasm, else ~/.cache/kubewasm (the XDG spec ignores a relative XDG_CACHE_HOME). */
@@ -78,4 +79,18 @@ export async function sha256OfFile(file: string): Promise<string> {
   const hash = createHash('sha256');
   await pipeline(createReadStream(file), hash);
   return hash.digest('hex');
+}
+
+/** Streams an entry body into a new file (never over an existing one), feeding every byte to `hash` on the way. */
+export async function writeHashed(body: Readable, target: string, hash: Hash, mode: number): Promise<void> {
+  await pipeline(
+    body,
+    async function* (source: AsyncIterable<Buffer>) {
+      for await (const chunk of source) {
+        hash.update(chunk);
+        yield chunk;
+      }
+    },
+    createWriteStream(target, { flags: 'wx', mode, highWaterMark: 1 << 20 }),
+  );
 }

@@ -1,5 +1,5 @@
 // Writes the lab's OCI image archives (for `ctr -n k8s.io images import`) into a directory.
-// Usage: node --import ./ts-resolve.mjs archives.ts OUT_DIR PAUSE_BIN HELLO_WASM BUSYBOX_BIN PAUSE_NAME SMOKE_NAME BUSYBOX_NAME
+// Usage: node --import ../../ts-resolve.mjs archives.ts OUT_DIR PAUSE_BIN HELLO_WASM BUSYBOX_BIN PAUSE_NAME SMOKE_NAME BUSYBOX_NAME
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeImageArchive, type ImageSpec } from '../../../lib/oci/image-archive.js';

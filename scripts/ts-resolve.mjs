@@ -1,6 +1,6 @@
 // Lets Node run the project's TypeScript sources directly (type stripping):
 // an import of "./x.js" that does not exist resolves to "./x.ts", as tsc maps it.
-// Usage: node --import ./scripts/lab/images/ts-resolve.mjs some.ts
+// Usage: node --import ./scripts/ts-resolve.mjs some.ts (the lab image build and the benchmarks use it)
 import { registerHooks } from 'node:module';
 
 registerHooks({
