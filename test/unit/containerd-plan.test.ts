@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { planConfig, type ConfigFacts } from '../../lib/containerd/plan.js';
 import type { RuntimeSpec } from '../../lib/containerd/runtime.js';
 import { getPath } from '../../lib/containerd/toml.js';
-import { KubewasmError } from '../../lib/errors.js';
+import { errorOf } from '../support/errors.js';
 
 const fixture = (name: string) => readFileSync(new URL(`../fixtures/containerd/${name}`, import.meta.url));
 const V1_6 = { major: 1, minor: 6, patch: 20 };
@@ -20,15 +20,6 @@ function facts(content: Buffer | string | undefined, containerd = V2_2, extra: P
   return { path: '/etc/containerd/config.toml', kind: 'toml', content: typeof content === 'string' ? Buffer.from(content) : content, containerd, ...extra };
 }
 
-function errorOf(fn: () => unknown): KubewasmError {
-  try {
-    fn();
-  } catch (err) {
-    expect(err).toBeInstanceOf(KubewasmError);
-    return err as KubewasmError;
-  }
-  throw new Error('expected an error');
-}
 
 const realConfigs = [
   { file: 'containerd-1.6.20-default.toml', containerd: V1_6, version: 2, table: V2_TABLE, systemd: undefined },

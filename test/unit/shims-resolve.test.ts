@@ -13,6 +13,7 @@ import {
   pickLatest,
   type GithubRelease,
 } from '../../lib/shims/resolve.js';
+import { errorOf } from '../support/errors.js';
 
 const fixture = (name: string) => JSON.parse(readFileSync(new URL(`../fixtures/github/${name}`, import.meta.url), 'utf8')) as GithubRelease;
 const wasmtime060 = fixture('runwasi-containerd-shim-wasmtime-v0.6.0.json');
@@ -21,15 +22,6 @@ const wasmLib = fixture('runwasi-containerd-shim-wasm-v1.0.0.json');
 const wasmedge060 = fixture('runwasi-containerd-shim-wasmedge-v0.6.0.json');
 const spin0240 = fixture('spin-containerd-shim-spin-v0.24.0.json');
 
-function errorOf(fn: () => unknown): KubewasmError {
-  try {
-    fn();
-  } catch (err) {
-    expect(err).toBeInstanceOf(KubewasmError);
-    return err as KubewasmError;
-  }
-  throw new Error('expected an error');
-}
 
 describe('versions', () => {
   it.each([
