@@ -71,12 +71,12 @@ export function planConfig(facts: ConfigFacts, runtimes: RuntimeSpec[]): ConfigP
     const theirs = isTable(userRuntimes) ? userRuntimes[spec.name] : undefined;
     if (theirs === undefined && facts.autoRegistersShims && !spec.runtimePath) autoRegistered.push(spec.name);
     else if (theirs === undefined) toRegister.push(spec);
-    else if (sameRuntime(theirs, spec)) adopted.push(spec.name);
+    else if (sameRuntime(theirs, runtimeValues(spec, facts.containerd.major))) adopted.push(spec.name);
     else throw conflict(spec, theirs, where, facts.kind);
   }
 
   const options = wasmRuntimeOptions(userRuntimes, facts.containerd.major);
-  const tables: RuntimeTable[] = toRegister.map((spec) => ({ keys: [...tablePath, spec.name], values: runtimeValues(spec), options }));
+  const tables: RuntimeTable[] = toRegister.map((spec) => ({ keys: [...tablePath, spec.name], values: runtimeValues(spec, facts.containerd.major), options }));
   if (tables.length > 0 && losesDefaultRuntime(facts, userConfig, userRuntimes)) tables.unshift(DEFAULT_RUNC_TABLE);
 
   const base = userText ?? initialContent(facts.kind, configVersion);
@@ -147,10 +147,10 @@ function checkVersion(declared: unknown, facts: ConfigFacts, readable: number): 
   return declared;
 }
 
-function sameRuntime(theirs: unknown, spec: RuntimeSpec): boolean {
+function sameRuntime(theirs: unknown, wanted: Record<string, string>): boolean {
   if (!isTable(theirs)) return false;
   const path = theirs['runtime_path'] === '' ? undefined : theirs['runtime_path']; // containerd's defaults write ""
-  return theirs['runtime_type'] === spec.runtimeType && path === spec.runtimePath;
+  return theirs['runtime_type'] === wanted['runtime_type'] && path === wanted['runtime_path'];
 }
 
 function conflict(spec: RuntimeSpec, theirs: unknown, where: string, kind: ConfigFileKind): KubewasmError {

@@ -13,9 +13,16 @@ export interface RuntimeSpec {
   runtimePath?: string;
 }
 
-/** The keys kubewasm writes in a runtime's table, in order. */
-export function runtimeValues(spec: RuntimeSpec): Record<string, string> {
-  return spec.runtimePath ? { runtime_type: spec.runtimeType, runtime_path: spec.runtimePath } : { runtime_type: spec.runtimeType };
+/**
+ * The keys kubewasm writes in a runtime's table, in order. A shim off
+ * containerd's PATH is named by `runtime_path` on 2.x; containerd 1.6 ignores
+ * runtime_path when it starts a shim ("binary not installed", seen on the
+ * lab's 1.6 node) but takes an absolute path as the runtime type itself.
+ */
+export function runtimeValues(spec: RuntimeSpec, containerdMajor: number): Record<string, string> {
+  if (!spec.runtimePath) return { runtime_type: spec.runtimeType };
+  if (containerdMajor < 2) return { runtime_type: spec.runtimePath };
+  return { runtime_type: spec.runtimeType, runtime_path: spec.runtimePath };
 }
 
 /** The shim binary containerd looks for on its PATH for a runtime_type: io.containerd.wasmtime.v1 -> containerd-shim-wasmtime-v1. */

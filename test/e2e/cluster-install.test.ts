@@ -140,7 +140,7 @@ describe('kubewasm on a real cluster (lab: node-1 containerd 1.6, node-2 contain
 
   it('a new desired spec (install dir) rolls the installer one node at a time, and each node re-converges', async () => {
     const result = await run(['install', '--shim-dir', path.dirname(env.shimBinary), '--install-dir', '/opt/kubewasm/bin', '--timeout', '5m']);
-    expect(result.code).toBe(0);
+    expect(result.code, result.stderr).toBe(0);
     // maxUnavailable 1: the second node starts converging only after the first one's new pod is ready.
     const converging = [...result.stderr.matchAll(/^(node-\d): (installing shims|✓ ready)/gm)].map((m) => `${m[1]} ${m[2]}`);
     expect(converging.filter((l) => l.endsWith('installing shims')).length + converging.filter((l) => l.endsWith('ready')).length).toBe(4);

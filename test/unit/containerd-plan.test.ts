@@ -157,6 +157,15 @@ describe('planConfig: what is already there', () => {
     expect(getPath(parsed, [...V3_TABLE, 'wasmtime', 'runtime_path'])).toBe('/home/kubernetes/bin/containerd-shim-wasmtime-v1');
   });
 
+  it('names a shim off the PATH by its absolute path as runtime_type on containerd 1.x, which ignores runtime_path', () => {
+    const shim = '/opt/kubewasm/bin/containerd-shim-wasmtime-v1';
+    const plan = planConfig(facts(fixture('containerd-1.6.20-default.toml'), V1_6), [{ ...wasmtime, runtimePath: shim }]);
+    const parsed = parse(plan.after!.toString()) as Record<string, unknown>;
+    expect(getPath(parsed, [...V2_TABLE, 'wasmtime', 'runtime_type'])).toBe(shim);
+    expect(getPath(parsed, [...V2_TABLE, 'wasmtime', 'runtime_path'])).toBeUndefined();
+    expect(planConfig(facts(plan.after, V1_6), [{ ...wasmtime, runtimePath: shim }]).changed).toBe(false);
+  });
+
   it('writes a version 2 table for a version 2 file on containerd 2.x, which migrates it', () => {
     const plan = planConfig(facts(fixture('kind-node-config.toml'), V2_4), [wasmtime]);
     expect(plan.configVersion).toBe(2);
