@@ -147,7 +147,9 @@ describe('kubewasm on a real cluster (lab: node-1 containerd 1.6, node-2 contain
     expect(converging[1]).toMatch(/✓ ready$/);
     for (const node of Object.keys(NODES) as NodeName[]) {
       expect(onNode(node, `ls /opt/kubewasm/bin; test -e ${SHIM} && echo stale || true`).trim(), node).toBe('containerd-shim-wasmtime-v1');
-      expect(onNode(node, `cat ${CONFIG}`), node).toContain('runtime_path = "/opt/kubewasm/bin/containerd-shim-wasmtime-v1"');
+      // containerd 2.x takes runtime_path; 1.6 ignores it and takes the absolute path as runtime_type.
+      const named = node === 'node-1' ? 'runtime_type = "/opt/kubewasm/bin/containerd-shim-wasmtime-v1"' : 'runtime_path = "/opt/kubewasm/bin/containerd-shim-wasmtime-v1"';
+      expect(onNode(node, `cat ${CONFIG}`), node).toContain(named);
     }
     expect(result.stdout).toMatch(/✓ RuntimeClass wasmtime: printed "hello from kubewasm wasm"/);
   });
