@@ -36,10 +36,6 @@ export const KUBE_OPTIONS: ParseArgsOptionsConfig = {
   namespace: { type: 'string', short: 'n' },
 };
 
-export const OUTPUT_OPTION: ParseArgsOptionsConfig = {
-  output: { type: 'string', short: 'o' },
-};
-
 export function stringOption(options: OptionValues, name: string): string | undefined {
   const value = options[name];
   return typeof value === 'string' ? value : undefined;

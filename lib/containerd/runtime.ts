@@ -24,11 +24,3 @@ export function runtimeValues(spec: RuntimeSpec, containerdMajor: number): Recor
   if (containerdMajor < 2) return { runtime_type: spec.runtimePath };
   return { runtime_type: spec.runtimeType, runtime_path: spec.runtimePath };
 }
-
-/** The shim binary containerd looks for on its PATH for a runtime_type: io.containerd.wasmtime.v1 -> containerd-shim-wasmtime-v1. */
-export function shimBinaryName(runtimeType: string): string {
-  const parts = runtimeType.split('.');
-  const version = parts.pop();
-  const engine = parts.pop();
-  return `containerd-shim-${engine}-${version}`;
-}

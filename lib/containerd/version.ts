@@ -41,11 +41,6 @@ export function maxConfigVersion(v: Pick<ContainerdVersion, 'major' | 'minor'>):
   return 4;
 }
 
-/** The config version containerd writes by default (`containerd config default`). */
-export function defaultConfigVersion(v: Pick<ContainerdVersion, 'major' | 'minor'>): number {
-  return maxConfigVersion(v);
-}
-
 /** The TOML table path under which CRI runtimes are registered in a config of this version. */
 export function runtimesTablePath(configVersion: number): string[] {
   return configVersion <= 2
