@@ -24,7 +24,7 @@ async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
     // Loads the modules the controller needs, so a missing file or library in the image shows here.
     await import('../lib/kube/client.js');
     await import('../lib/kube/controller.js');
-    await import('../lib/node/transports/local.js');
+    await import('../lib/host/local.js');
     process.stdout.write(`${JSON.stringify({ node: process.version, arch: process.arch, shims: sources.map((s) => ({ name: s.shim.name, sha256: s.sha256 })), desired: digest })}\n`);
     return 0;
   }
@@ -32,7 +32,7 @@ async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
 
   const { Kube, loadKubeConfig } = await import('../lib/kube/client.js');
   const { NodeController } = await import('../lib/kube/controller.js');
-  const { LocalHost } = await import('../lib/node/transports/local.js');
+  const { LocalHost } = await import('../lib/host/local.js');
   const kube = new Kube(loadKubeConfig({ kubeconfig: env['KUBECONFIG'] || undefined }));
   const host = new LocalHost({ name: nodeName, root: env['KUBEWASM_HOST_ROOT'] ?? '/host', nsenter: env['KUBEWASM_NSENTER'] !== '0' });
   const log = (line: string) => process.stdout.write(`${new Date().toISOString()} ${line}\n`);

@@ -11,13 +11,13 @@ import type { Flavour } from '../lib/containerd/setup.js';
 import { UsageError } from '../lib/errors.js';
 import type { ConvergeOptions, ConvergeResult } from '../lib/node/converge.js';
 import { runFleet, type FleetOutcome, type NodeAction } from '../lib/node/fleet.js';
-import type { NodeHost } from '../lib/node/host.js';
+import type { NodeHost } from '../lib/host/host.js';
 import { describePlan } from '../lib/node/plan.js';
 import { INVENTORY_HELP, inventoryTargets, openTarget, parseInventoryText, parseSshSpec, sshTargetName, type NodeTarget } from '../lib/node/targets.js';
-import { DockerApi } from '../lib/node/transports/docker-api.js';
-import { findClusterNodes } from '../lib/node/transports/docker.js';
-import { LocalHost } from '../lib/node/transports/local.js';
-import type { SshTarget } from '../lib/node/transports/ssh.js';
+import { DockerApi } from '../lib/host/docker-api.js';
+import { findClusterNodes } from '../lib/host/docker.js';
+import { LocalHost } from '../lib/host/local.js';
+import type { SshTarget } from '../lib/host/ssh.js';
 import { listOption, stringOption, type CommandContext, type OptionValues } from './command.js';
 
 export const NODE_TARGET_OPTIONS: ParseArgsOptionsConfig = {

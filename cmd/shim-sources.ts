@@ -5,12 +5,12 @@
 import type { ParseArgsOptionsConfig } from 'node:util';
 import { Listr, ListrLogger, ProcessOutput } from 'listr2';
 import { UsageError } from '../lib/errors.js';
-import { execOk, type NodeHost } from '../lib/node/host.js';
-import type { ShimSource } from '../lib/node/plan.js';
+import { execOk, type NodeHost } from '../lib/host/host.js';
+import type { ShimBinary } from '../lib/shims/binary.js';
 import { defaultCacheDir } from '../lib/shims/cache.js';
 import { parseArch, shimInfo, type Arch, type ShimInfo, type ShimName } from '../lib/shims/catalog.js';
 import { githubApiUrlFrom, githubTokenFromEnv } from '../lib/shims/github.js';
-import { artifactLabel, readLockFile, ShimReleases, toShimSource, type Pins, type ResolvedArtifact, type ShimArtifact, type ShimEvent, type ShimOrigin } from '../lib/shims/releases.js';
+import { artifactLabel, readLockFile, ShimReleases, toShimBinary, type Pins, type ResolvedArtifact, type ShimArtifact, type ShimEvent, type ShimOrigin } from '../lib/shims/releases.js';
 import { shimsFromDir } from '../lib/shims/shim-dir.js';
 import { listOption, stringOption, type CommandContext, type OptionValues } from './command.js';
 
@@ -111,7 +111,7 @@ export async function nodeArch(host: NodeHost): Promise<Arch> {
  * The ShimSources for one node: ready binaries from --shim-dir, or the
  * release flow (resolve, download once, verify, unpack) for the node's arch.
  */
-export async function shimSourcesForNode(ctx: CommandContext, host: NodeHost, shims: ShimInfo[]): Promise<ShimSource[]> {
+export async function shimSourcesForNode(ctx: CommandContext, host: NodeHost, shims: ShimInfo[]): Promise<ShimBinary[]> {
   const shimDir = stringOption(ctx.options, 'shim-dir');
   if (shimDir) {
     shimOriginFromOptions(ctx.options); // refuses --shim-dir together with --bundle/--mirror
@@ -122,7 +122,7 @@ export async function shimSourcesForNode(ctx: CommandContext, host: NodeHost, sh
   }
   const arch = await nodeArch(host);
   const releases = await shimReleasesFromOptions(ctx.options, shims, [arch]);
-  return (await fetchWithProgress(ctx, releases, shims, [arch])).map(toShimSource);
+  return (await fetchWithProgress(ctx, releases, shims, [arch])).map(toShimBinary);
 }
 
 // ---------------------------------------------------------------------------

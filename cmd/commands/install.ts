@@ -1,18 +1,18 @@
 import type { V1Node } from '@kubernetes/client-node';
 import { KubewasmError, UsageError } from '../../lib/errors.js';
-import { describeDistro, detectDistro } from '../../lib/distro.js';
+import { describeDistro, detectDistro } from '../../lib/kube/distro.js';
 import { buildInstallerImage } from '../../lib/installer-image/build.js';
-import { chooseLoadMethod, loadEnvironment, parseLoadMethod } from '../../lib/installer-image/load.js';
-import { applyObjects, deleteObjects, kubewasmRuntimeClasses } from '../../lib/kube/apply.js';
+import { chooseLoadMethod, loadEnvironment, parseLoadMethod } from '../../lib/kube/load-images.js';
+import { applyObjects, deleteObjects, kubewasmRuntimeClasses } from '../../lib/kube/objects.js';
 import { DEFAULT_INSTALLER_IMAGE, installObjects, runtimeClasses } from '../../lib/kube/manifests.js';
 import { desiredDigest, OPT_IN_LABEL, OPT_IN_VALUE } from '../../lib/kube/names.js';
 import { nodeName, optedIn, selectionGiven, selectNodes, setOptIn } from '../../lib/kube/nodes.js';
 import { verifyRuntimeClasses } from '../../lib/kube/verify.js';
 import { convergeProgress, waitForNodes } from '../../lib/kube/wait.js';
-import type { ShimSource } from '../../lib/node/plan.js';
+import type { ShimBinary } from '../../lib/shims/binary.js';
 import { defaultCacheDir } from '../../lib/shims/cache.js';
 import { parseShimList, type ShimInfo } from '../../lib/shims/catalog.js';
-import { toShimSource } from '../../lib/shims/releases.js';
+import { toShimBinary } from '../../lib/shims/releases.js';
 import { shimsFromDir } from '../../lib/shims/shim-dir.js';
 import { stringOption, type Command, type CommandContext } from '../command.js';
 import { CLUSTER_HELP, CLUSTER_OPTIONS, durationOption, kubeFromOptions, kubewasmArchives, line, loadIntoNodes, namespaceFromOptions, NODE_SELECTION_HELP, NODE_SELECTION_OPTIONS, nodeProgressView, packageRoot, selectionFromContext } from '../kube-options.js';
@@ -193,12 +193,12 @@ function describeShimSource(ctx: CommandContext): string {
   return origin.kind === 'bundle' ? `from the bundle ${origin.file}` : origin.kind === 'mirror' ? `from ${origin.url}` : `from GitHub releases via ${origin.apiUrl}`;
 }
 
-async function shimSources(ctx: CommandContext, shims: ShimInfo[]): Promise<ShimSource[]> {
+async function shimSources(ctx: CommandContext, shims: ShimInfo[]): Promise<ShimBinary[]> {
   const dir = stringOption(ctx.options, 'shim-dir');
   if (dir) {
     shimOriginFromOptions(ctx.options);
     return shimsFromDir(dir, shims);
   }
   const releases = await shimReleasesFromOptions(ctx.options, shims, ['amd64']);
-  return (await fetchWithProgress(ctx, releases, shims, ['amd64'])).map(toShimSource);
+  return (await fetchWithProgress(ctx, releases, shims, ['amd64'])).map(toShimBinary);
 }

@@ -1,7 +1,7 @@
 import { UsageError } from '../../lib/errors.js';
 import { nodeName, optedIn, selectionGiven, selectNodes, setOptIn } from '../../lib/kube/nodes.js';
 import { INSTALLER_REPOSITORY } from '../../lib/installer-image/build.js';
-import { parseLoadMethod } from '../../lib/installer-image/load.js';
+import { parseLoadMethod } from '../../lib/kube/load-images.js';
 import { defaultCacheDir } from '../../lib/shims/cache.js';
 import { OPT_IN_LABEL, OPT_IN_VALUE } from '../../lib/kube/names.js';
 import { waitForNodes, convergeProgress, resetProgress } from '../../lib/kube/wait.js';

@@ -1,6 +1,6 @@
 import { convergeNode } from '../../lib/node/converge.js';
-import type { NodeHost } from '../../lib/node/host.js';
-import type { ShimSource } from '../../lib/node/plan.js';
+import type { NodeHost } from '../../lib/host/host.js';
+import type { ShimBinary } from '../../lib/shims/binary.js';
 import { parseShimList, type Arch } from '../../lib/shims/catalog.js';
 import { stringOption, type Command } from '../command.js';
 import { convergeOptionsFromFlags, isLocal, NODE_TARGET_HELP, NODE_TARGET_OPTIONS, nodeHostFromOptions, outputFormat, printNodeResult, runFleetCommand } from '../node-options.js';
@@ -33,7 +33,7 @@ ${NODE_TARGET_HELP}`,
     const installDir = stringOption(ctx.options, 'install-dir');
     if (!isLocal(ctx.options)) {
       // Once per architecture, before any node is changed.
-      const sources = new Map<string, ShimSource[]>();
+      const sources = new Map<string, ShimBinary[]>();
       const archOf = new Map<NodeHost, Arch | 'any'>();
       return runFleetCommand(ctx, {
         prepare: async (connected) => {

@@ -1,8 +1,8 @@
 import type { V1DaemonSet } from '@kubernetes/client-node';
 import { KubewasmError } from '../../lib/errors.js';
-import { detectDistro } from '../../lib/distro.js';
-import { chooseLoadMethod, loadEnvironment, parseLoadMethod, planRemove, runLoad } from '../../lib/installer-image/load.js';
-import { deleteObjects, kubewasmRuntimeClasses, podsUsing, uninstallObjects, waitNamespaceGone } from '../../lib/kube/apply.js';
+import { detectDistro } from '../../lib/kube/distro.js';
+import { chooseLoadMethod, loadEnvironment, parseLoadMethod, planRemove, runLoad } from '../../lib/kube/load-images.js';
+import { deleteObjects, kubewasmRuntimeClasses, podsUsing, uninstallObjects, waitNamespaceGone } from '../../lib/kube/objects.js';
 import { hasKubewasmMarks } from '../../lib/kube/node-report.js';
 import { INSTALLER } from '../../lib/kube/names.js';
 import { nodeName, optedIn, setOptIn } from '../../lib/kube/nodes.js';

@@ -1,5 +1,5 @@
 import { KubewasmError, UsageError } from '../../lib/errors.js';
-import { kubewasmRuntimeClasses } from '../../lib/kube/apply.js';
+import { kubewasmRuntimeClasses } from '../../lib/kube/objects.js';
 import type { Kube } from '../../lib/kube/client.js';
 import { bench, benchNode, verifiable, verifyRuntimeClasses, type BenchResult, type VerifyResult } from '../../lib/kube/verify.js';
 import { listOption, stringOption, type Command, type CommandContext } from '../command.js';

@@ -1,8 +1,8 @@
 // Gathers what the config engine needs to know about a node's containerd,
 // through a NodeHost. Only reads; never changes the node.
 import { KubewasmError } from '../errors.js';
-import type { NodeHost } from '../node/host.js';
-import type { ConfigFacts } from './plan.js';
+import type { NodeHost } from '../host/host.js';
+import type { ConfigFacts } from './config-plan.js';
 import { defaultSetup, FLAVOUR_MARKERS, type ContainerdSetup, type Flavour } from './setup.js';
 import { parseContainerdVersion, type ContainerdVersion } from './version.js';
 

@@ -1,7 +1,7 @@
 // Restarting containerd the node's way and waiting until its CRI answers
 // with the runtimes kubewasm expects.
 import { KubewasmError } from '../errors.js';
-import type { NodeHost } from '../node/host.js';
+import type { NodeHost } from '../host/host.js';
 import { describeRestart, restartArgv, type ContainerdSetup } from './setup.js';
 
 export interface CriStatus {

@@ -1,7 +1,7 @@
 // Where a node's containerd keeps its config, which file kubewasm edits, how
 // containerd is restarted and reached. Distributions differ; this decides
 // from what is on the node, and every field can be overridden.
-import type { ConfigFileKind } from './plan.js';
+import type { ConfigFileKind } from './config-plan.js';
 
 export type Flavour = 'containerd' | 'k3s' | 'rke2' | 'microk8s' | 'k0s';
 

@@ -12,7 +12,7 @@ import { mkdir, open, readdir, readFile, realpath, stat } from 'node:fs/promises
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { KubewasmError } from '../errors.js';
-import type { ShimSource } from '../node/plan.js';
+import type { ShimBinary } from '../shims/binary.js';
 import { writeImageArchive, type ImageFile, type ImageSpec } from '../oci/image-archive.js';
 import { IMAGE_SHIM_DIR, SHIM_MANIFEST, shimManifest } from './shims.js';
 
@@ -28,7 +28,7 @@ export interface InstallerImageInputs {
   /** The kubewasm package: holds package.json, dist/ (compiled) and node_modules/. */
   packageRoot: string;
   version: string;
-  shims: readonly ShimSource[];
+  shims: readonly ShimBinary[];
   /** A Linux x86-64 `node` (default: the one running kubewasm). */
   nodeBinary?: string;
   /** nsenter from util-linux (default: found on PATH). */

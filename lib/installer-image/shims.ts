@@ -5,7 +5,7 @@ import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { KubewasmError } from '../errors.js';
-import type { ShimSource } from '../node/plan.js';
+import type { ShimBinary } from '../shims/binary.js';
 import { shimInfo, type ShimInfo } from '../shims/catalog.js';
 
 /** Where the image keeps the shims. */
@@ -17,7 +17,7 @@ export interface ImageShimManifest {
   shims: Array<{ name: string; version?: string; sha256: string; file: string }>;
 }
 
-export function shimManifest(sources: readonly ShimSource[]): ImageShimManifest {
+export function shimManifest(sources: readonly ShimBinary[]): ImageShimManifest {
   return {
     formatVersion: 1,
     shims: [...sources]
@@ -27,7 +27,7 @@ export function shimManifest(sources: readonly ShimSource[]): ImageShimManifest 
 }
 
 /** The wanted shims from the image's directory, each checked against the manifest's sha256. */
-export async function readImageShims(dir: string, wanted: readonly ShimInfo[]): Promise<ShimSource[]> {
+export async function readImageShims(dir: string, wanted: readonly ShimInfo[]): Promise<ShimBinary[]> {
   const manifestPath = path.join(dir, SHIM_MANIFEST);
   let manifest: ImageShimManifest;
   try {
@@ -36,7 +36,7 @@ export async function readImageShims(dir: string, wanted: readonly ShimInfo[]): 
   } catch (err) {
     throw new KubewasmError({ what: `the installer image has no readable shim manifest (${(err as Error).message})`, where: manifestPath, fix: 'rebuild the installer image with kubewasm install (or kubewasm image build)', cause: err });
   }
-  const sources: ShimSource[] = [];
+  const sources: ShimBinary[] = [];
   for (const shim of wanted) {
     const entry = manifest.shims.find((s) => s.name === shim.name);
     if (!entry) {

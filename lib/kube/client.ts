@@ -18,7 +18,7 @@ import {
   type V1Pod,
 } from '@kubernetes/client-node';
 import { KubewasmError, UsageError } from '../errors.js';
-import { explainKubeError, isNotFound } from './errors.js';
+import { explainKubeError, isNotFound } from './api-errors.js';
 import { FIELD_MANAGER } from './names.js';
 
 export interface KubeTarget {

@@ -10,7 +10,7 @@ import { criStatus } from '../containerd/service.js';
 import { asKubewasmError } from '../errors.js';
 import { readNodeFacts } from '../node/apply.js';
 import { convergeNode, resetNode, type ConvergeOptions } from '../node/converge.js';
-import type { NodeHost } from '../node/host.js';
+import type { NodeHost } from '../host/host.js';
 import { planIsEmpty, type NodeDesired } from '../node/plan.js';
 import type { Kube } from './client.js';
 import { backoffMs, hasKubewasmMarks, isOptedIn, nodePatch, type InstalledShimReport, type NodeMeta, type NodeReport } from './node-report.js';

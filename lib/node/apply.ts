@@ -9,7 +9,7 @@ import { readContainerdFacts, type ContainerdFacts, type SetupOverrides } from '
 import { criStatus, restartContainerd, waitForCri } from '../containerd/service.js';
 import type { ContainerdSetup } from '../containerd/setup.js';
 import { asKubewasmError, KubewasmError } from '../errors.js';
-import { isTempOf, tempNameFor, type NodeHost } from './host.js';
+import { isTempOf, tempNameFor, type NodeHost } from '../host/host.js';
 import {
   configBackupPath,
   decideRecovery,
@@ -21,7 +21,7 @@ import {
   type Journal,
   type RuntimeExpectation,
 } from './journal.js';
-import { ownerText } from './lock.js';
+import { ownerText } from './node-lock.js';
 import { pathsToInspect, type NodeDesired, type NodeFacts, type NodePlan, type Upload } from './plan.js';
 import { DEFAULT_STATE_DIR, readRecord, recordPath, writeRecord } from './record.js';
 

@@ -3,9 +3,9 @@
 // facts, plan, apply.
 import { readContainerdFacts } from '../containerd/facts.js';
 import { applyPlan, readNodeFacts, recoverInterrupted, statePaths, sweepTemps, type NodeOptions } from './apply.js';
-import type { NodeHost } from './host.js';
+import type { NodeHost } from '../host/host.js';
 import { readJournal } from './journal.js';
-import { acquireNodeLock, lockPathFor } from './lock.js';
+import { acquireNodeLock, lockPathFor } from './node-lock.js';
 import { pathsToInspect, planIsEmpty, planNode, type NodeDesired, type NodePlan } from './plan.js';
 import { DEFAULT_STATE_DIR } from './record.js';
 

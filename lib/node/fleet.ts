@@ -4,8 +4,8 @@
 // fails does not stop the others.
 import { asKubewasmError, type KubewasmError } from '../errors.js';
 import type { ConvergeOptions, ConvergeResult } from './converge.js';
-import type { NodeHost } from './host.js';
-import { Semaphore } from './semaphore.js';
+import type { NodeHost } from '../host/host.js';
+import { Semaphore } from '../host/semaphore.js';
 
 export interface FleetNode {
   /** Name for progress and results. */

@@ -3,7 +3,7 @@
 // that restarted its own containerd) leaves it behind, and the next run reads
 // it before anything else and either completes that work or undoes it.
 import { KubewasmError } from '../errors.js';
-import type { NodeHost } from './host.js';
+import type { NodeHost } from '../host/host.js';
 import type { InstalledRecord } from './record.js';
 import type { NodePlan, Removal } from './plan.js';
 

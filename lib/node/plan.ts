@@ -1,23 +1,14 @@
 // planNode: from what is on a node and what is wanted there, decide every
 // change. Pure; applyPlan (apply.ts) performs it.
-import { planConfig, type ConfigPlan } from '../containerd/plan.js';
+import { planConfig, type ConfigPlan } from '../containerd/config-plan.js';
 import type { RuntimeSpec } from '../containerd/runtime.js';
 import type { ContainerdFacts } from '../containerd/facts.js';
-import type { ShimInfo } from '../shims/catalog.js';
+import type { ShimBinary } from '../shims/binary.js';
 import type { InstalledRecord, InstalledShim } from './record.js';
-
-/** A verified shim binary on the machine running kubewasm. */
-export interface ShimSource {
-  shim: ShimInfo;
-  /** Path of the binary on the machine running kubewasm. */
-  localPath: string;
-  sha256: string;
-  version?: string;
-}
 
 export interface NodeDesired {
   /** The shims wanted on the node; empty means "remove what kubewasm installed". */
-  shims: ShimSource[];
+  shims: ShimBinary[];
   /** Where shim binaries go on the node; default: the setup's directory on containerd's PATH. */
   installDir?: string;
 }

@@ -1,7 +1,7 @@
 // The record kubewasm keeps on each node of exactly what it installed, so that
 // an uninstall removes that and nothing else.
 import { KubewasmError } from '../errors.js';
-import type { NodeHost } from './host.js';
+import type { NodeHost } from '../host/host.js';
 
 export const DEFAULT_STATE_DIR = '/var/lib/kubewasm';
 

@@ -5,11 +5,11 @@
 import type { SetupOverrides } from '../containerd/facts.js';
 import type { Flavour } from '../containerd/setup.js';
 import { KubewasmError, UsageError } from '../errors.js';
-import type { NodeHost } from './host.js';
-import { DockerApi } from './transports/docker-api.js';
-import { DockerHost } from './transports/docker.js';
-import { LocalHost } from './transports/local.js';
-import { SshHost, type SshTarget } from './transports/ssh.js';
+import type { NodeHost } from '../host/host.js';
+import { DockerApi } from '../host/docker-api.js';
+import { DockerHost } from '../host/docker.js';
+import { LocalHost } from '../host/local.js';
+import { SshHost, type SshTarget } from '../host/ssh.js';
 
 /** Settings a node may carry beside how it is reached. */
 export interface NodeSettings {

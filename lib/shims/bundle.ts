@@ -8,7 +8,7 @@ import { create as tarCreate } from 'tar';
 import { KubewasmError } from '../errors.js';
 import { classifyEntry, walkArchive } from './archive.js';
 import { writeHashed, type ShimCache } from './cache.js';
-import { BUNDLE_LOCK_NAME, parseLock, serializeLock, type LockEntry, type LockFile } from './lock.js';
+import { BUNDLE_LOCK_NAME, parseLock, serializeLock, type LockEntry, type LockFile } from './lockfile.js';
 
 /** Writes `out` (temporary name, then rename): the lock file first, then each archive once. */
 export async function writeBundle(out: string, entries: LockEntry[], cache: ShimCache, createdBy?: string): Promise<void> {

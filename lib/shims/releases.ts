@@ -4,14 +4,14 @@
 // same artifact serves every node of that architecture.
 import { readFile } from 'node:fs/promises';
 import { KubewasmError, UsageError } from '../errors.js';
-import type { ShimSource } from '../node/plan.js';
+import type { ShimBinary } from './binary.js';
 import { unpackShim } from './archive.js';
 import { importFromBundle, readBundleLock } from './bundle.js';
 import { ShimCache } from './cache.js';
 import { releaseChannel, SHIMS, type Arch, type ShimInfo, type ShimName } from './catalog.js';
 import { downloadVerified, followRedirects, getNoRedirect } from './download.js';
 import { GithubReleases } from './github.js';
-import { lockEntryFor, lockVersionFor, parseLock, type LockEntry, type LockFile } from './lock.js';
+import { lockEntryFor, lockVersionFor, parseLock, type LockEntry, type LockFile } from './lockfile.js';
 import {
   assetNamesFor,
   checksumAssetNames,
@@ -85,7 +85,7 @@ export interface ShimReleasesOptions {
 }
 
 /** What the node algorithm consumes. */
-export function toShimSource(artifact: ShimArtifact): ShimSource {
+export function toShimBinary(artifact: ShimArtifact): ShimBinary {
   return { shim: artifact.shim, localPath: artifact.binaryPath, sha256: artifact.binarySha256, version: artifact.version };
 }
 

@@ -4,10 +4,10 @@ import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { KubewasmError } from '../errors.js';
-import type { ShimSource } from '../node/plan.js';
+import type { ShimBinary } from './binary.js';
 import type { ShimInfo } from './catalog.js';
 
-export async function shimsFromDir(dir: string, shims: ShimInfo[]): Promise<ShimSource[]> {
+export async function shimsFromDir(dir: string, shims: ShimInfo[]): Promise<ShimBinary[]> {
   return Promise.all(
     shims.map(async (shim) => {
       const localPath = path.resolve(dir, shim.binaryName);

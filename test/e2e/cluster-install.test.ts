@@ -177,7 +177,7 @@ describe('kubewasm on a real cluster (lab: node-1 containerd 1.6, node-2 contain
       expect(Object.keys({ ...nodeObject.metadata.labels, ...nodeObject.metadata.annotations }).filter(isKubewasmKey), node).toEqual([]);
       expect(onNode(node, `cat ${CONFIG}`), node).toBe(original[node]);
       expect(onNode(node, `ls -d ${SHIM} /var/lib/kubewasm 2>/dev/null; find /opt/kubewasm -type f 2>/dev/null; true`).trim(), node).toBe('');
-      // The node lock (lib/node/lock.ts) stays as an empty file in the tmpfs /run/lock: no byte in it.
+      // The node lock (lib/node/node-lock.ts) stays as an empty file in the tmpfs /run/lock: no byte in it.
       expect(onNode(node, "find /run/lock -name 'kubewasm*' -size +0c").trim(), node).toBe('');
       expect(onNode(node, "ctr -n k8s.io images ls -q | grep -E '^kubewasm\\.io/(node-installer|smoke):' || true").trim(), node).toBe('');
     }

@@ -9,8 +9,8 @@ import { readFileSync } from 'node:fs';
 import * as k8s from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { convergeNode, resetNode } from '../../lib/node/converge.js';
-import { DockerApi } from '../../lib/node/transports/docker-api.js';
-import { DockerHost } from '../../lib/node/transports/docker.js';
+import { DockerApi } from '../../lib/host/docker-api.js';
+import { DockerHost } from '../../lib/host/docker.js';
 import { SHIMS } from '../../lib/shims/catalog.js';
 import { labEnv, labKubeConfig, waitFor, type LabEnv } from '../support/lab.js';
 

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { convergeNode, resetNode } from '../../lib/node/converge.js';
-import { LocalHost } from '../../lib/node/transports/local.js';
+import { LocalHost } from '../../lib/host/local.js';
 import { SHIMS } from '../../lib/shims/catalog.js';
 import { shimsFromDir } from '../../lib/shims/shim-dir.js';
 import { CONTAINERD_BUILDS, CRICTL, testContainerd, writeStandInShim, type ContainerdBuild, type TestContainerd } from '../support/containerd.js';

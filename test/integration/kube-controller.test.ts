@@ -12,7 +12,7 @@ import { NodeController } from '../../lib/kube/controller.js';
 import { installObjects } from '../../lib/kube/manifests.js';
 import { ANNOTATIONS, desiredDigest, MANAGED_LABEL, OPT_IN_LABEL, readyLabel } from '../../lib/kube/names.js';
 import type { ConvergeOptions } from '../../lib/node/converge.js';
-import { LocalHost } from '../../lib/node/transports/local.js';
+import { LocalHost } from '../../lib/host/local.js';
 import { SHIMS } from '../../lib/shims/catalog.js';
 import { shimsFromDir } from '../../lib/shims/shim-dir.js';
 import { createNode, installerTokenOnNode, startApiserver, waitForOwnNodePolicy, type TestApiserver } from '../support/apiserver.js';

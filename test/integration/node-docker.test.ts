@@ -8,9 +8,9 @@ import { mkdirSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { acquireNodeLock } from '../../lib/node/lock.js';
-import { DockerApi } from '../../lib/node/transports/docker-api.js';
-import { DockerHost, findClusterNodes } from '../../lib/node/transports/docker.js';
+import { acquireNodeLock } from '../../lib/node/node-lock.js';
+import { DockerApi } from '../../lib/host/docker-api.js';
+import { DockerHost, findClusterNodes } from '../../lib/host/docker.js';
 import { SHIMS } from '../../lib/shims/catalog.js';
 import { writeStandInShim } from '../support/containerd.js';
 import { createDockerCluster, type DockerCluster } from '../support/docker-nodes.js';
@@ -85,9 +85,9 @@ describe('docker transport on kind-like node containers', () => {
 
   it('the node lock goes away when the kubewasm holding it is killed (kill -9)', async () => {
     const node = `${CLUSTER}-control-plane`;
-    const lockModule = new URL('../../dist/lib/node/lock.js', import.meta.url).href;
-    const dockerModule = new URL('../../dist/lib/node/transports/docker.js', import.meta.url).href;
-    const apiModule = new URL('../../dist/lib/node/transports/docker-api.js', import.meta.url).href;
+    const lockModule = new URL('../../dist/lib/node/node-lock.js', import.meta.url).href;
+    const dockerModule = new URL('../../dist/lib/host/docker.js', import.meta.url).href;
+    const apiModule = new URL('../../dist/lib/host/docker-api.js', import.meta.url).href;
     const holder = spawn(process.execPath, ['--input-type=module', '-e', `
       const { acquireNodeLock } = await import('${lockModule}');
       const { DockerHost } = await import('${dockerModule}');

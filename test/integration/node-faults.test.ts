@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { convergeNode } from '../../lib/node/converge.js';
-import { SshHost } from '../../lib/node/transports/ssh.js';
+import { SshHost } from '../../lib/host/ssh.js';
 import { SHIMS } from '../../lib/shims/catalog.js';
 import { shimsFromDir } from '../../lib/shims/shim-dir.js';
 import { writeStandInShim } from '../support/containerd.js';

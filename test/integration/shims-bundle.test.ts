@@ -11,9 +11,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bundle } from '../../cmd/commands/bundle.js';
 import { shimSourcesForNode } from '../../cmd/shim-sources.js';
 import { KubewasmError, UsageError } from '../../lib/errors.js';
-import { LocalHost } from '../../lib/node/transports/local.js';
+import { LocalHost } from '../../lib/host/local.js';
 import { SHIMS } from '../../lib/shims/catalog.js';
-import { BUNDLE_LOCK_NAME, parseLock, serializeLock } from '../../lib/shims/lock.js';
+import { BUNDLE_LOCK_NAME, parseLock, serializeLock } from '../../lib/shims/lockfile.js';
 import { ShimReleases, type Pins, type ShimOrigin } from '../../lib/shims/releases.js';
 import { runwasiArchive, runwasiAssetName, sha256, spinArchive, spinAssetName, standInShim, start, tarball, type GithubServer } from '../support/github-server.js';
 

@@ -10,7 +10,7 @@ import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { shimSourcesForNode } from '../../cmd/shim-sources.js';
 import { KubewasmError } from '../../lib/errors.js';
-import { LocalHost } from '../../lib/node/transports/local.js';
+import { LocalHost } from '../../lib/host/local.js';
 import { SHIMS, type Arch } from '../../lib/shims/catalog.js';
 import { ShimReleases, type Pins, type ShimOrigin } from '../../lib/shims/releases.js';
 import { runwasiArchive, runwasiAssetName, sha256, spinArchive, spinAssetName, standInShim, start, tarball, type FakeRelease, type GithubServer } from '../support/github-server.js';
@@ -246,7 +246,7 @@ describe('resolve, download once, verify, unpack', () => {
     expect(sha256(readFileSync(b!.archivePath))).toBe(b!.sha256);
   });
 
-  it('gives node install the ShimSource for this machine, with plain progress lines off a terminal', async () => {
+  it('gives node install the ShimBinary for this machine, with plain progress lines off a terminal', async () => {
     const cacheDir = await freshCache();
     let err = '';
     const sink = (fn: (s: string) => void) => new Writable({ write: (c, _e, cb) => (fn(String(c)), cb()) });

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { parse } from 'smol-toml';
 import { describe, expect, it } from 'vitest';
-import { planConfig, type ConfigFacts } from '../../lib/containerd/plan.js';
+import { planConfig, type ConfigFacts } from '../../lib/containerd/config-plan.js';
 import type { RuntimeSpec } from '../../lib/containerd/runtime.js';
 import { getPath } from '../../lib/containerd/toml.js';
 import { errorOf } from '../support/errors.js';

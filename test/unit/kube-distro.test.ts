@@ -1,6 +1,6 @@
 // Telling distributions apart from Node objects (how install loads its image).
 import { describe, expect, it } from 'vitest';
-import { detectDistro, distroOfNode } from '../../lib/distro.js';
+import { detectDistro, distroOfNode } from '../../lib/kube/distro.js';
 
 describe('detectDistro', () => {
   it('kind: from the providerID kind://docker/<cluster>/<node>', () => {

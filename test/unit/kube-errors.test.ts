@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadKubeConfig } from '../../lib/kube/client.js';
-import { explainKubeError, kubeErrorFacts } from '../../lib/kube/errors.js';
+import { explainKubeError, kubeErrorFacts } from '../../lib/kube/api-errors.js';
 
 // What @kubernetes/client-node 1.x throws: ApiException { code, body (the Status as text) } or node-fetch's FetchError.
 const apiException = (code: number, status: object) => Object.assign(new Error(`HTTP-Code: ${code}`), { code, body: JSON.stringify(status), headers: {} });

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { importSpecifiers, packageName, parseLdd } from '../../lib/installer-image/build.js';
-import { chooseLoadMethod, parseLoadMethod, planLoad, planRemove, type LoadEnvironment } from '../../lib/installer-image/load.js';
+import { chooseLoadMethod, parseLoadMethod, planLoad, planRemove, type LoadEnvironment } from '../../lib/kube/load-images.js';
 import { shimManifest } from '../../lib/installer-image/shims.js';
 import { nativeHelloElf, NATIVE_LINE, smokeWasm } from '../../lib/installer-image/smoke.js';
 import { SHIMS } from '../../lib/shims/catalog.js';

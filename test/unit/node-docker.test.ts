@@ -1,8 +1,8 @@
 // The docker transport's pure parts: which containers are nodes, the tar it uploads, where the engine is.
 import { describe, expect, it } from 'vitest';
 import { Parser } from 'tar';
-import { dockerEndpoint } from '../../lib/node/transports/docker-api.js';
-import { selectClusterNodes, tarOfOneFile } from '../../lib/node/transports/docker.js';
+import { dockerEndpoint } from '../../lib/host/docker-api.js';
+import { selectClusterNodes, tarOfOneFile } from '../../lib/host/docker.js';
 
 const c = (name: string, labels: Record<string, string>) => ({ Id: `id-${name}`, Names: [`/${name}`], Labels: labels, State: 'running' });
 

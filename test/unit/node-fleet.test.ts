@@ -3,8 +3,8 @@
 import { describe, expect, it } from 'vitest';
 import type { ConvergeResult } from '../../lib/node/converge.js';
 import { runFleet } from '../../lib/node/fleet.js';
-import type { NodeHost } from '../../lib/node/host.js';
-import { Semaphore } from '../../lib/node/semaphore.js';
+import type { NodeHost } from '../../lib/host/host.js';
+import { Semaphore } from '../../lib/host/semaphore.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 // The fleet only passes hosts through and closes them; the action decides what happens.

@@ -1,7 +1,7 @@
 // known_hosts as ssh(1) reads it. The hashed line and the fingerprint were made
 // by OpenSSH 9.2 (ssh-keygen -H, ssh-keygen -l) from the key below.
 import { describe, expect, it } from 'vitest';
-import { checkHostKey, fingerprint, hostKeyAlgorithms, hostMatches, keyTypeOfBlob, knownHostsLine, knownKeyTypes, parseKnownHosts } from '../../lib/node/transports/known-hosts.js';
+import { checkHostKey, fingerprint, hostKeyAlgorithms, hostMatches, keyTypeOfBlob, knownHostsLine, knownKeyTypes, parseKnownHosts } from '../../lib/host/known-hosts.js';
 
 const KEY = 'AAAAC3NzaC1lZDI1NTE5AAAAIOXJspIlOVRM2wMaPVxlrsh1TCCxndD7i9uMuRQMAIKd';
 const OTHER = 'AAAAC3NzaC1lZDI1NTE5AAAAIAbc0000000000000000000000000000000000000000';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { lockEntryFor, lockVersionFor, parseLock, serializeLock, type LockEntry } from '../../lib/shims/lock.js';
+import { lockEntryFor, lockVersionFor, parseLock, serializeLock, type LockEntry } from '../../lib/shims/lockfile.js';
 
 const entry = (over: Partial<LockEntry> = {}): LockEntry => ({
   shim: 'wasmtime',

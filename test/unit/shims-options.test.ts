@@ -7,7 +7,7 @@ import { UsageError } from '../../lib/errors.js';
 import { defaultCacheDir } from '../../lib/shims/cache.js';
 import { SHIMS } from '../../lib/shims/catalog.js';
 import { githubApiUrlFrom, githubTokenFromEnv } from '../../lib/shims/github.js';
-import { serializeLock } from '../../lib/shims/lock.js';
+import { serializeLock } from '../../lib/shims/lockfile.js';
 
 describe('shim source options', () => {
   it('defaults to GitHub, honouring GITHUB_API_URL and GITHUB_TOKEN', () => {

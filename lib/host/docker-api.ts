@@ -2,8 +2,8 @@
 // engine's unix socket (or tcp://, from DOCKER_HOST), with node:http alone:
 // list containers, exec with the hijacked stdio stream, PUT an archive.
 import http from 'node:http';
-import { KubewasmError } from '../../errors.js';
-import { LineReader, type ExecResult, type RunningCommand } from '../host.js';
+import { KubewasmError } from '../errors.js';
+import { LineReader, type ExecResult, type RunningCommand } from './host.js';
 
 export interface DockerEndpoint {
   socketPath?: string;

@@ -3,8 +3,8 @@
 // uploads), with no docker CLI and no installer image.
 import { randomBytes } from 'node:crypto';
 import { Header } from 'tar';
-import { KubewasmError } from '../../errors.js';
-import { tempNameFor, type ExecOptions, type RunningCommand, type WriteOptions } from '../host.js';
+import { KubewasmError } from '../errors.js';
+import { tempNameFor, type ExecOptions, type RunningCommand, type WriteOptions } from './host.js';
 import { DockerApi, type ContainerSummary } from './docker-api.js';
 import { fileError, ShellHost, type RawResult } from './shell.js';
 

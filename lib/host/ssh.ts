@@ -7,9 +7,9 @@ import { appendFile, mkdir, readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import path from 'node:path';
 import ssh2, { type ClientChannel, type ConnectConfig } from 'ssh2';
-import { KubewasmError } from '../../errors.js';
-import { LineReader, shellQuote, type ExecOptions, type ExecResult, type RunningCommand } from '../host.js';
-import { Semaphore } from '../semaphore.js';
+import { KubewasmError } from '../errors.js';
+import { LineReader, shellQuote, type ExecOptions, type ExecResult, type RunningCommand } from './host.js';
+import { Semaphore } from './semaphore.js';
 import { checkHostKey, fingerprint, hostKeyAlgorithms, hostKeyName, keyTypeOfBlob, knownHostsLine, knownKeyTypes, parseKnownHosts } from './known-hosts.js';
 import { ShellHost, type RawResult } from './shell.js';
 

@@ -2,7 +2,7 @@
 // docker): each one is a short POSIX sh script run there, so the transport
 // itself only has to run a program and carry bytes in and out.
 import { createHash } from 'node:crypto';
-import type { ExecOptions, ExecResult, FileInfo, NodeHost, RunningCommand, WriteOptions } from '../host.js';
+import type { ExecOptions, ExecResult, FileInfo, NodeHost, RunningCommand, WriteOptions } from './host.js';
 
 export interface RawResult {
   code: number;

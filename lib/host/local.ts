@@ -6,7 +6,7 @@ import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { chmod, mkdir, open, readdir, readFile, rename, rm, rmdir, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { LineReader, tempNameFor, type ExecOptions, type ExecResult, type FileInfo, type NodeHost, type RunningCommand, type WriteOptions } from '../host.js';
+import { LineReader, tempNameFor, type ExecOptions, type ExecResult, type FileInfo, type NodeHost, type RunningCommand, type WriteOptions } from './host.js';
 
 export interface LocalHostOptions {
   /** Name shown in messages (default: "local"). */

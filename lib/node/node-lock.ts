@@ -13,7 +13,7 @@
 import { hostname, userInfo } from 'node:os';
 import { createHash } from 'node:crypto';
 import { KubewasmError } from '../errors.js';
-import type { NodeHost, RunningCommand } from './host.js';
+import type { NodeHost, RunningCommand } from '../host/host.js';
 import { DEFAULT_STATE_DIR } from './record.js';
 
 export const HEARTBEAT_SECONDS = 10;

@@ -7,7 +7,7 @@
 import { createReadStream } from 'node:fs';
 import { spawn } from 'node:child_process';
 import { KubewasmError, UsageError } from '../errors.js';
-import type { Distro } from '../distro.js';
+import type { Distro } from './distro.js';
 
 export type LoadMethod = 'kind' | 'k3d' | 'docker' | 'ctr' | 'none';
 export const LOAD_METHODS: readonly (LoadMethod | 'auto')[] = ['auto', 'kind', 'k3d', 'docker', 'ctr', 'none'];
