@@ -3,9 +3,8 @@
 // the node before it is made (journal.ts), replaced files and the config are
 // backed up first, and a failure undoes what was done, so a node is left
 // either exactly as it was or fully converged.
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import { readContainerdFacts, type ContainerdFacts, type SetupOverrides } from '../containerd/facts.js';
 import { criStatus, restartContainerd, waitForCri } from '../containerd/service.js';
 import type { ContainerdSetup } from '../containerd/setup.js';
 import { asKubewasmError, KubewasmError } from '../errors.js';
@@ -22,56 +21,13 @@ import {
   type RuntimeExpectation,
 } from './journal.js';
 import { ownerText } from './node-lock.js';
-import { pathsToInspect, type NodeDesired, type NodeFacts, type NodePlan, type Upload } from './plan.js';
-import { DEFAULT_STATE_DIR, readRecord, recordPath, writeRecord } from './record.js';
+import { digestOnNode, sha256 } from './node-facts.js';
+import { noGate, type ApplyTimings, type NodeOptions } from './options.js';
+import type { NodePlan, Upload } from './plan.js';
+import { DEFAULT_STATE_DIR, recordPath, writeRecord } from './record.js';
 
-export interface NodeOptions {
-  /** containerd settings that override detection (config path, socket, restart command, …). */
-  containerd?: SetupOverrides;
-  /** Where kubewasm keeps its record, journal and backups on the node. */
-  stateDir?: string;
-  /** How long to wait for containerd's CRI after a restart. */
-  criTimeoutMs?: number;
-  /** Progress messages. */
-  onStep?: (message: string) => void;
-  /** Runs the restart step (config write, restart, wait, and its rollback): the fleet passes a semaphore, so at most K nodes restart at once. */
-  restartGate?: <T>(fn: () => Promise<T>) => Promise<T>;
-  /** Runs the upload step: the fleet lets a few nodes upload at a time, so the first ones reach the restart step early instead of all finishing together. */
-  uploadGate?: <T>(fn: () => Promise<T>) => Promise<T>;
-  /** Stops the run at the next safe point, undoing what it did (SIGINT). Once containerd is restarting, the run finishes that step first. */
-  signal?: AbortSignal;
-  /** Who runs this, for the lock and the journal (default: pid, host, user, command). */
-  owner?: string;
-}
-
-export interface ApplyTimings {
-  uploadMs: number;
-  /** Waiting for the restart gate (the fleet's --max-unavailable). */
-  gateMs: number;
-  /** Config write, restart and waiting for the CRI. */
-  restartMs: number;
-}
-
-export async function readNodeFacts(host: NodeHost, desired: NodeDesired, options: NodeOptions = {}, containerd?: ContainerdFacts): Promise<NodeFacts> {
-  const stateDir = options.stateDir ?? DEFAULT_STATE_DIR;
-  containerd ??= await readContainerdFacts(host, options.containerd);
-  const record = await readRecord(host, stateDir);
-  const fileDigests: Record<string, string | undefined> = {};
-  for (const path of pathsToInspect({ containerd, record }, desired)) fileDigests[path] = await digestOnNode(host, path);
-  return { node: host.name, containerd, record, fileDigests };
-}
-
-/** sha256 of a file on the node, undefined when it is absent. */
-export async function digestOnNode(host: NodeHost, path: string): Promise<string | undefined> {
-  const result = await host.exec(['sh', '-c', '[ -e "$1" ] || exit 44; command -v sha256sum >/dev/null 2>&1 || exit 45; exec sha256sum -- "$1"', 'sh', path], { timeoutMs: 60_000 });
-  if (result.code === 44) return undefined;
-  if (result.code === 0) return result.stdout.split(/\s+/)[0];
-  const bytes = await host.readFile(path); // no sha256sum on the node: hash here
-  return bytes ? sha256(bytes) : undefined;
-}
-
-const sha256 = (bytes: Buffer | string) => createHash('sha256').update(bytes).digest('hex');
-const noGate = <T>(fn: () => Promise<T>) => fn();
+export type { ApplyTimings, NodeOptions } from './options.js';
+export { digestOnNode, readNodeFacts } from './node-facts.js';
 
 /**
  * Performs a plan:
