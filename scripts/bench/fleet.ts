@@ -5,8 +5,8 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSy
 import http from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { createNet, createNode, type TestNode } from '../../test/support/netns.ts';
-import { clientKey, startSshd } from '../../test/support/sshd.ts';
+import { createNet, createNode, type TestNode } from '../lab/support/netns.ts';
+import { clientKey, startSshd } from '../lab/support/sshd.ts';
 
 const repo = path.resolve(import.meta.dirname, '../..');
 const cli = path.join(repo, 'dist/cmd/kubewasm.js');

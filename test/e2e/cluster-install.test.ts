@@ -11,7 +11,7 @@ import type { ClusterStatus } from '../../lib/kube/status.js';
 import type { BenchResult } from '../../lib/kube/verify.js';
 import { kubewasm } from '../support/kubewasm-cli.js';
 import { LAB_SCRIPT, labEnv, type LabEnv } from '../support/lab.js';
-import { requireRoot } from '../support/requirements.js';
+import { requireRoot } from '../../scripts/lab/support/requirements.js';
 import { LAB_CONTAINERDS } from './global-setup.js';
 
 const root = new URL('../../', import.meta.url).pathname;

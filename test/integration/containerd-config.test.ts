@@ -11,7 +11,7 @@ import { convergeNode, resetNode } from '../../lib/node/converge.js';
 import { LocalHost } from '../../lib/host/local.js';
 import { SHIMS } from '../../lib/shims/catalog.js';
 import { shimsFromDir } from '../../lib/shims/shim-dir.js';
-import { CONTAINERD_BUILDS, CRICTL, testContainerd, writeStandInShim, type ContainerdBuild, type TestContainerd } from '../support/containerd.js';
+import { CONTAINERD_BUILDS, CRICTL, testContainerd, writeStandInShim, type ContainerdBuild, type TestContainerd } from '../../scripts/lab/support/containerd.js';
 
 const fixtures = new URL('../fixtures/containerd/', import.meta.url).pathname;
 const cli = new URL('../../dist/cmd/kubewasm.js', import.meta.url).pathname;

@@ -16,7 +16,7 @@ import { LocalHost } from '../../lib/host/local.js';
 import { SHIMS } from '../../lib/shims/catalog.js';
 import { shimsFromDir } from '../../lib/shims/shim-dir.js';
 import { createNode, installerTokenOnNode, startApiserver, waitForOwnNodePolicy, type TestApiserver } from '../support/apiserver.js';
-import { CONTAINERD_BUILDS, CRICTL, testContainerd, writeStandInShim, type TestContainerd } from '../support/containerd.js';
+import { CONTAINERD_BUILDS, CRICTL, testContainerd, writeStandInShim, type TestContainerd } from '../../scripts/lab/support/containerd.js';
 
 process.env['PATH'] = `${path.dirname(CRICTL)}:${process.env['PATH']}`;
 const fixture = new URL('../fixtures/containerd/containerd-2.2.9-default.toml', import.meta.url).pathname;

@@ -11,8 +11,8 @@ import { buildInstallerImage, cachedImageArchive } from '../../lib/installer-ima
 import { nativeImageSpec, smokeImageSpec, SMOKE_IMAGE, NATIVE_IMAGE } from '../../lib/installer-image/smoke.js';
 import { SHIMS } from '../../lib/shims/catalog.js';
 import { shimsFromDir } from '../../lib/shims/shim-dir.js';
-import { CONTAINERD_BUILDS, testContainerd, writeStandInShim } from '../support/containerd.js';
-import { requireFile, requireRoot } from '../support/requirements.js';
+import { CONTAINERD_BUILDS, testContainerd, writeStandInShim } from '../../scripts/lab/support/containerd.js';
+import { requireFile, requireRoot } from '../../scripts/lab/support/requirements.js';
 
 const root = new URL('../../', import.meta.url).pathname;
 const CHROOT = '/usr/sbin/chroot';

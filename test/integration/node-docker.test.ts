@@ -12,7 +12,7 @@ import { acquireNodeLock } from '../../lib/node/node-lock.js';
 import { DockerApi } from '../../lib/host/docker-api.js';
 import { DockerHost, findClusterNodes } from '../../lib/host/docker.js';
 import { SHIMS } from '../../lib/shims/catalog.js';
-import { writeStandInShim } from '../support/containerd.js';
+import { writeStandInShim } from '../../scripts/lab/support/containerd.js';
 import { createDockerCluster, type DockerCluster } from '../support/docker-nodes.js';
 import { kubewasm } from '../support/kubewasm-cli.js';
 

@@ -13,10 +13,11 @@ import { convergeNode } from '../../lib/node/converge.js';
 import { SshHost } from '../../lib/host/ssh.js';
 import { SHIMS } from '../../lib/shims/catalog.js';
 import { shimsFromDir } from '../../lib/shims/shim-dir.js';
-import { writeStandInShim } from '../support/containerd.js';
+import { writeStandInShim } from '../../scripts/lab/support/containerd.js';
 import { kubewasm, startKubewasm } from '../support/kubewasm-cli.js';
-import { createNet, createNode, writeLargeStandInShim, type ContainerdVersion, type TestNet, type TestNode } from '../support/netns.js';
-import { clientKey, startSshd, type ClientKey, type Sshd } from '../support/sshd.js';
+import { createNet, createNode, writeLargeStandInShim, type ContainerdVersion, type TestNet, type TestNode } from '../../scripts/lab/support/netns.js';
+import { clientKey, startSshd, type ClientKey, type Sshd } from '../../scripts/lab/support/sshd.js';
+import { DEFAULT_CONFIG } from '../support/fixtures.js';
 
 const work = mkdtempSync(path.join(tmpdir(), 'kubewasm-faults-'));
 const smallShims = path.join(work, 'shims');
@@ -55,7 +56,7 @@ describe('faults: the node ends as it was or fully converged, and kubewasm says 
   /** A fresh node with sshd and a running containerd; known_hosts lists it. */
   function freshNode(version: ContainerdVersion = '2.2', options: { withoutContainerd?: boolean } = {}) {
     index += 1;
-    const node = createNode(net, index, version, options);
+    const node = createNode(net, index, version, { config: DEFAULT_CONFIG[version], ...options });
     const sshd = startSshd(node, key);
     if (!options.withoutContainerd) node.startContainerd();
     writeFileSync(knownHosts, sshd.knownHostsLine);

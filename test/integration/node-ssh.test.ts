@@ -10,11 +10,12 @@ import { convergeNode, resetNode } from '../../lib/node/converge.js';
 import { SshHost } from '../../lib/host/ssh.js';
 import { SHIMS } from '../../lib/shims/catalog.js';
 import { shimsFromDir } from '../../lib/shims/shim-dir.js';
-import { writeStandInShim } from '../support/containerd.js';
-import { requireProgram } from '../support/requirements.js';
+import { writeStandInShim } from '../../scripts/lab/support/containerd.js';
+import { requireProgram } from '../../scripts/lab/support/requirements.js';
 import { kubewasm } from '../support/kubewasm-cli.js';
-import { createNet, createNode, type TestNet, type TestNode } from '../support/netns.js';
-import { clientKey, startSshd, type ClientKey, type Sshd } from '../support/sshd.js';
+import { createNet, createNode, type TestNet, type TestNode } from '../../scripts/lab/support/netns.js';
+import { clientKey, startSshd, type ClientKey, type Sshd } from '../../scripts/lab/support/sshd.js';
+import { DEFAULT_CONFIG } from '../support/fixtures.js';
 
 const work = mkdtempSync(path.join(tmpdir(), 'kubewasm-ssh-test-'));
 const shimSource = path.join(work, 'shims');
@@ -32,7 +33,7 @@ describe('ssh transport on namespace nodes', () => {
     net = createNet('10.247.119');
     key = clientKey(work);
     for (const [i, version] of (['1.6', '2.2'] as const).entries()) {
-      const node = createNode(net, i + 1, version);
+      const node = createNode(net, i + 1, version, { config: DEFAULT_CONFIG[version] });
       const sshd = startSshd(node, key);
       node.startContainerd();
       nodes.push({ node, sshd });

@@ -7,7 +7,7 @@ import { mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { LAB_CACHE, requireProgram } from './requirements.js';
+import { LAB_CACHE, requireProgram } from '../../scripts/lab/support/requirements.js';
 
 export const K8S_BIN = `${LAB_CACHE}/kubernetes-v1.34.4/bin`;
 

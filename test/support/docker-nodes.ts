@@ -4,8 +4,8 @@
 // creates (never Docker's default bridge), run by the lab's dockerd.
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { CRICTL } from './containerd.js';
-import { requireProgram } from './requirements.js';
+import { CRICTL } from '../../scripts/lab/support/containerd.js';
+import { requireProgram } from '../../scripts/lab/support/requirements.js';
 
 const docker = (args: string[]) => execFileSync('docker', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim();
 

@@ -10,7 +10,7 @@ import { chooseLoadMethod, parseLoadMethod, planLoad, planRemove, type LoadEnvir
 import { shimManifest } from '../../lib/installer-image/shims.js';
 import { nativeHelloElf, NATIVE_LINE, smokeWasm } from '../../lib/installer-image/smoke.js';
 import { SHIMS } from '../../lib/shims/catalog.js';
-import { requireProgram } from '../support/requirements.js';
+import { requireProgram } from '../../scripts/lab/support/requirements.js';
 
 describe('smoke programs', () => {
   it('the WASI module is test/fixtures/wasm/hello.wat compiled by wat2wasm', () => {

@@ -3,7 +3,7 @@
 // reached over a veth pair on a bridge with a private /24 that nothing else
 // on this machine uses. Inside, the node's /etc/containerd, /usr/local/bin,
 // /usr/local/sbin, /var/lib and /run are its own directories, so its
-// containerd (real, Debian 1.6 or the 2.2.9 build, with runc) runs with the
+// containerd (real: Debian 1.6, or the 2.2.9 or 2.4.2 build, with runc) runs with the
 // default paths and kubewasm finds it where it would on a real machine; root's
 // home is the node's too. Each
 // node runs its own OpenSSH server (sshd.ts). PID 1 of a node is a perl
@@ -17,7 +17,7 @@ import path from 'node:path';
 import { CONTAINERD_BUILDS, CRICTL } from './containerd.js';
 import { requireProgram, requireRoot } from './requirements.js';
 
-export type ContainerdVersion = '1.6' | '2.2';
+export type ContainerdVersion = '1.6' | '2.2' | '2.4';
 
 export interface TestNet {
   bridge: string;
@@ -125,15 +125,16 @@ exit 1
 `;
 
 export interface NodeOptions {
-  /** A fixture config for /etc/containerd/config.toml (default: the containerd version's default config). */
+  /**
+   * The absolute path of a file to copy to the node's /etc/containerd/config.toml
+   * (tests pass a fixture); null: no file. Default: what the node's containerd
+   * prints as `containerd config default`.
+   */
   config?: string | null;
   name?: string;
   /** No containerd on this node: its /usr/bin is an overlay without containerd's binaries. */
   withoutContainerd?: boolean;
 }
-
-const fixtures = new URL('../fixtures/containerd/', import.meta.url).pathname;
-const DEFAULT_CONFIG: Record<ContainerdVersion, string> = { '1.6': 'containerd-1.6.20-default.toml', '2.2': 'containerd-2.2.9-default.toml' };
 
 /** Creates node number `index` (its address is prefix.(10+index)). */
 export function createNode(net: TestNet, index: number, containerd: ContainerdVersion, options: NodeOptions = {}): TestNode {
@@ -145,8 +146,12 @@ export function createNode(net: TestNet, index: number, containerd: ContainerdVe
   const ip = `${net.prefix}.${10 + index}`;
   const dir = mkdtempSync(path.join(tmpdir(), `kubewasm-${name}-`));
   for (const sub of ['etc-containerd', 'usr-local-bin', 'usr-local-sbin', 'var-lib/containerd', 'ssh', 'root']) mkdirSync(path.join(dir, sub), { recursive: true });
-  const config = options.config === undefined ? DEFAULT_CONFIG[containerd] : options.config;
-  if (config) copyFileSync(path.join(fixtures, config), path.join(dir, 'etc-containerd', 'config.toml'));
+  const configFile = path.join(dir, 'etc-containerd', 'config.toml');
+  if (options.config === undefined) writeFileSync(configFile, execFileSync(path.join(build.binDir, 'containerd'), ['config', 'default']));
+  else if (options.config !== null) {
+    if (!path.isAbsolute(options.config)) throw new Error(`createNode: config must be an absolute path (a test passes its fixture's full path), not '${options.config}'`);
+    copyFileSync(options.config, configFile);
+  }
   writeFileSync(path.join(dir, 'usr-local-sbin', 'systemctl'), SYSTEMCTL, { mode: 0o755 });
   symlinkSync(CRICTL, path.join(dir, 'usr-local-sbin', 'crictl'));
   if (build.binDir !== '/usr/bin') {
