@@ -3,7 +3,7 @@
 // `verify --bench`: the same small job as a Wasm pod and as a runc pod, N
 // times each on one node, start (create) to completion (Succeeded) timed.
 import { randomBytes } from 'node:crypto';
-import type { V1Node, V1Pod, V1RuntimeClass } from '@kubernetes/client-node';
+import type { CoreV1Event, V1Node, V1Pod, V1RuntimeClass } from '@kubernetes/client-node';
 import { KubewasmError } from '../errors.js';
 import { NATIVE_IMAGE, NATIVE_LINE, SMOKE_IMAGE, SMOKE_LINE } from '../installer-image/smoke.js';
 import type { Kube } from './client.js';
@@ -74,12 +74,57 @@ function describePending(pod: V1Pod | undefined): string {
   return waiting ? `${waiting.reason ?? 'waiting'}${waiting.message ? `: ${waiting.message}` : ''}` : `phase ${pod.status?.phase ?? 'unknown'}`;
 }
 
+/**
+ * Pure: why a pod did not finish, from its status and its events, naming the
+ * node. The kubelet's Warning events hold what the pod's status does not: a
+ * runtime handler containerd does not know, an image it cannot pull, the
+ * shim's own error.
+ */
+export function explainPod(pod: V1Pod | undefined, events: readonly CoreV1Event[]): string {
+  const node = pod?.spec?.nodeName;
+  const where = node ? ` on node ${node}` : '';
+  const warnings = events
+    .filter((e) => e.type === 'Warning')
+    .sort((a, b) => eventTime(b) - eventTime(a));
+  // The most telling warning: a sandbox or container the runtime refused beats a back-off notice.
+  const telling = warnings.find((e) => /FailedCreatePodSandBox|Failed|FailedScheduling|ErrImage|InspectFailed/.test(e.reason ?? '') && !/^BackOff$/.test(e.reason ?? '')) ?? warnings[0];
+  const status = describePending(pod);
+  if (!telling) return `${status}${where}`;
+  const message = (telling.message ?? '').replace(/\s+/g, ' ').trim();
+  const hint = handlerHint(message);
+  return `${status}${where}: ${telling.reason ?? 'Warning'}${(telling.count ?? 1) > 1 ? ` (x${telling.count})` : ''}: ${message.slice(0, 400)}${hint ? ` (${hint})` : ''}`;
+}
+
+/** What a known runtime message means for kubewasm. */
+function handlerHint(message: string): string | undefined {
+  const handler = /no runtime for "([^"]+)" is configured|RuntimeHandler "([^"]+)" not supported/.exec(message);
+  if (handler) return `containerd on that node has no runtime handler "${handler[1] ?? handler[2]}": its kubewasm installer has not (re)configured it; kubewasm status shows the node's state`;
+  if (/ErrImageNeverPull|ErrImagePull|ImagePullBackOff|failed to pull|not found/i.test(message)) return 'the image is not on that node and cannot be pulled there';
+  return undefined;
+}
+
+function eventTime(e: CoreV1Event): number {
+  const t = e.lastTimestamp ?? e.eventTime ?? e.firstTimestamp ?? e.metadata?.creationTimestamp;
+  return t ? new Date(t as unknown as string).getTime() : 0;
+}
+
+/** The events of one pod (empty when they cannot be read: the explanation is best effort). */
+export async function podEvents(kube: Kube, namespace: string, name: string): Promise<CoreV1Event[]> {
+  try {
+    const list = await kube.call(`list the events of pod ${namespace}/${name}`, () => kube.core.listNamespacedEvent({ namespace, fieldSelector: `involvedObject.kind=Pod,involvedObject.name=${name}` }), { timeoutMs: 10_000 });
+    return list.items;
+  } catch {
+    return [];
+  }
+}
+
 /** Creates the pod, waits for it to finish, reads its log, deletes it (unless keep). */
 export async function runPod(kube: Kube, pod: V1Pod, options: { timeoutMs?: number; keep?: boolean } = {}): Promise<PodRun> {
   const name = pod.metadata!.name!;
   const ns = pod.metadata?.namespace ?? NAMESPACE;
   const t0 = performance.now();
   await kube.call(`create pod ${ns}/${name}`, () => kube.core.createNamespacedPod({ namespace: ns, body: pod }));
+  let lastSeen: V1Pod | undefined;
   try {
     const { outcome, last, ms } = await watchUntil<V1Pod, { outcome: NonNullable<ReturnType<typeof podOutcome>>; last: V1Pod; ms: number }>(kube, {
       path: `/api/v1/namespaces/${ns}/pods`,
@@ -90,6 +135,7 @@ export async function runPod(kube: Kube, pod: V1Pod, options: { timeoutMs?: numb
       }),
       check: (objects) => {
         const p = objects.get(name);
+        lastSeen = p ?? lastSeen;
         const o = podOutcome(p);
         return o && p ? { outcome: o, last: p, ms: performance.now() - t0 } : undefined;
       },
@@ -99,6 +145,15 @@ export async function runPod(kube: Kube, pod: V1Pod, options: { timeoutMs?: numb
           what: `pod ${ns}/${name} did not finish within ${Math.round((options.timeoutMs ?? 120_000) / 1000)}s (${describePending(objects.get(name))})`,
           fix: `kubectl -n ${ns} describe pod ${name} shows its events (run again with --keep to keep the pod)`,
         }),
+    }).catch(async (err: unknown) => {
+      // Timed out: the pod's events say why (a handler containerd lacks, an image it cannot pull, …).
+      if (!(err instanceof KubewasmError) || !lastSeen) throw err;
+      const seconds = Math.round((options.timeoutMs ?? 120_000) / 1000);
+      throw new KubewasmError({
+        what: `pod ${ns}/${name} did not finish within ${seconds}s: ${explainPod(lastSeen, await podEvents(kube, ns, name))}`,
+        ...(lastSeen.spec?.nodeName ? { where: lastSeen.spec.nodeName } : {}),
+        fix: `kubectl -n ${ns} describe pod ${name} shows its events (run again with --keep to keep the pod); kubewasm status shows the node's state`,
+      });
     });
     let log = '';
     try {
@@ -106,15 +161,28 @@ export async function runPod(kube: Kube, pod: V1Pod, options: { timeoutMs?: numb
     } catch (err) {
       if (outcome.phase === 'Succeeded') throw err;
     }
-    return { name, node: last.spec?.nodeName ?? null, phase: outcome.phase, log, ms, reason: outcome.reason };
+    // A failed pod's status may say little ("ContainerCannotRun"); its events hold the runtime's words.
+    const reason = outcome.phase === 'Failed' ? `${outcome.reason ?? 'failed'}${await failureDetail(kube, last, ns, name)}` : null;
+    return { name, node: last.spec?.nodeName ?? null, phase: outcome.phase, log, ms, reason };
   } finally {
     if (!options.keep) await kube.delete({ apiVersion: 'v1', kind: 'Pod', metadata: { name, namespace: ns } }, { gracePeriodSeconds: 0 }).catch(() => false);
   }
 }
 
+async function failureDetail(kube: Kube, pod: V1Pod, ns: string, name: string): Promise<string> {
+  const events = await podEvents(kube, ns, name);
+  if (!events.some((e) => e.type === 'Warning')) return '';
+  return `; events: ${explainPod(pod, events)}`;
+}
+
+export type VerifyStatus = 'passed' | 'failed' | 'skipped';
+
 export interface VerifyResult {
   runtimeClass: string;
   handler: string;
+  /** passed: the pod printed the line; failed: it did not (message says why); skipped: not run (message says why). */
+  status: VerifyStatus;
+  /** True only when the check ran and passed: a skipped check proves nothing. */
   ok: boolean;
   /** Skipped (with why), e.g. the Spin runtime runs Spin apps, not WASI commands. */
   skipped: string | null;
@@ -143,7 +211,7 @@ export async function verifyRuntimeClasses(
     const skip = verifiable(rc);
     let result: VerifyResult;
     if (skip) {
-      result = { runtimeClass: name, handler: rc.handler, ok: true, skipped: skip, node: null, ms: null, message: `skipped: ${skip}` };
+      result = { runtimeClass: name, handler: rc.handler, status: 'skipped', ok: false, skipped: skip, node: null, ms: null, message: `skipped: ${skip}` };
     } else {
       try {
         const run = await runPod(kube, smokePod({ name: podName(`kubewasm-verify-${name}`), namespace: options.namespace, image: options.image ?? SMOKE_IMAGE, runtimeClassName: name, node: options.node }), options);
@@ -152,6 +220,7 @@ export async function verifyRuntimeClasses(
         result = {
           runtimeClass: name,
           handler: rc.handler,
+          status: ok ? 'passed' : 'failed',
           ok,
           skipped: null,
           node: run.node,
@@ -163,7 +232,8 @@ export async function verifyRuntimeClasses(
               : `the pod failed on ${run.node ?? 'no node'}: ${run.reason ?? 'no reason given'}`,
         };
       } catch (err) {
-        result = { runtimeClass: name, handler: rc.handler, ok: false, skipped: null, node: null, ms: null, message: err instanceof KubewasmError ? err.message : String(err) };
+        const where = err instanceof KubewasmError ? err.where : undefined;
+        result = { runtimeClass: name, handler: rc.handler, status: 'failed', ok: false, skipped: null, node: where ?? null, ms: null, message: err instanceof KubewasmError ? err.message : String(err) };
       }
     }
     results.push(result);

@@ -1,7 +1,8 @@
 // The smoke pods and the bench's arithmetic.
-import type { V1Node, V1Pod } from '@kubernetes/client-node';
+import type { CoreV1Event, V1Node, V1Pod } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
-import { benchNode, podOutcome, smokePod, summarize, verifiable } from '../../lib/kube/verify.js';
+import type { Kube } from '../../lib/kube/client.js';
+import { benchNode, explainPod, podOutcome, smokePod, summarize, verifiable, verifyRuntimeClasses } from '../../lib/kube/verify.js';
 
 describe('smoke pods', () => {
   it('run once, on the runtime class, optionally pinned to a node', () => {
@@ -23,6 +24,57 @@ describe('smoke pods', () => {
   it('the spin handler is not proven with a plain WASI module', () => {
     expect(verifiable({ handler: 'spin' })).toMatch(/Spin applications/);
     expect(verifiable({ handler: 'wasmtime' })).toBeNull();
+  });
+});
+
+describe('a check not run', () => {
+  it('is skipped with its reason: never ok, never counted as passed', async () => {
+    // The spin class is skipped before any API call: no cluster is needed to see its result.
+    const results = await verifyRuntimeClasses({} as Kube, [{ metadata: { name: 'wasmtime-spin-v2' }, handler: 'spin' }]);
+    expect(results).toEqual([expect.objectContaining({ runtimeClass: 'wasmtime-spin-v2', status: 'skipped', ok: false })]);
+    expect(results[0]!.message).toMatch(/^skipped: the spin runtime runs Spin applications/);
+    expect(results.every((r) => r.ok)).toBe(false); // what `kubewasm verify` turns into its exit code
+  });
+});
+
+describe('why a pod did not finish', () => {
+  // Shaped like the kubelet's events for a pod whose RuntimeClass handler containerd does not know
+  // (containerd 2.x's message, as `kubectl get events -o json` shows it).
+  const pod: V1Pod = {
+    metadata: { name: 'kubewasm-verify-wasmtime-1a2b3c', namespace: 'kubewasm-system' },
+    spec: { nodeName: 'node-2', runtimeClassName: 'wasmtime', containers: [] },
+    status: { phase: 'Pending', containerStatuses: [{ name: 'smoke', image: 'kubewasm.io/smoke:hello', imageID: '', ready: false, restartCount: 0, state: { waiting: { reason: 'ContainerCreating' } } }] },
+  };
+  const event = (reason: string, message: string, type: string, last: string, count = 1): CoreV1Event => ({
+    metadata: { name: `e-${reason}` },
+    involvedObject: { kind: 'Pod', name: pod.metadata!.name! },
+    reason,
+    message,
+    type,
+    count,
+    lastTimestamp: new Date(last),
+  });
+
+  it("names the node and quotes the runtime's error from the pod's events", () => {
+    const events = [
+      event('Scheduled', 'Successfully assigned kubewasm-system/kubewasm-verify-wasmtime-1a2b3c to node-2', 'Normal', '2026-12-01T10:00:00Z'),
+      event('FailedCreatePodSandBox', 'Failed to create pod sandbox: rpc error: code = Unknown desc = failed to get sandbox runtime: no runtime for "wasmtime" is configured', 'Warning', '2026-12-01T10:00:30Z', 7),
+    ];
+    const text = explainPod(pod, events);
+    expect(text).toContain('on node node-2');
+    expect(text).toContain('FailedCreatePodSandBox (x7)');
+    expect(text).toContain('no runtime for "wasmtime" is configured');
+    expect(text).toMatch(/no runtime handler "wasmtime"/);
+  });
+
+  it('an image that cannot be pulled', () => {
+    const text = explainPod(pod, [event('Failed', 'Failed to pull image "kubewasm.io/smoke:hello": not found', 'Warning', '2026-12-01T10:00:30Z'), event('BackOff', 'Back-off pulling image', 'Warning', '2026-12-01T10:00:40Z')]);
+    expect(text).toMatch(/on node node-2: Failed: Failed to pull image/);
+    expect(text).toMatch(/cannot be pulled/);
+  });
+
+  it('without events, the status still says where it waits', () => {
+    expect(explainPod(pod, [])).toBe('ContainerCreating on node node-2');
   });
 });
 
