@@ -20,11 +20,19 @@ export interface ConfigFacts {
   content: Buffer | undefined;
   containerd: Pick<ContainerdVersion, 'major' | 'minor' | 'patch'>;
   /**
-   * For a template: the config the distribution renders from its base
-   * template (today's config.toml), so the result can be checked as the TOML
-   * containerd will read.
+   * For a template: the config.toml the distribution last rendered from it
+   * (its own base, then the template's text around {{ template "base" . }}).
+   * An output of the template, never a second input: planConfig recovers the
+   * base from it (renderedBase()) and renders the template over that base to
+   * check the result as the TOML containerd will read.
    */
-  renderedBase?: string;
+  rendered?: string;
+  /**
+   * For a bootstrap source (EKS): the file containerd reads, which the
+   * distribution overwrites with a copy of the source. It must equal the
+   * source, and gets the same new bytes.
+   */
+  copiedTo?: { path: string; content: Buffer | undefined };
   /**
    * k3s and rke2 register the Wasm shims they find on their PATH themselves
    * (as "wasmtime", "spin", …) when they render config.toml. Writing the same
@@ -48,9 +56,49 @@ export interface ConfigPlan {
   dropped: string[];
   /** Runtimes the distribution registers itself at its next restart (k3s, rke2); kubewasm only puts the binary on its PATH. */
   autoRegistered: string[];
+  /** Files that get the same new bytes (EKS: the copy containerd reads). */
+  copies: string[];
 }
 
 export const K3S_TEMPLATE_BASE = '{{ template "base" . }}\n';
+const BASE_ACTION = '{{ template "base" . }}';
+
+/**
+ * k3s's rendering of a template over its base, for a template whose only
+ * action is {{ template "base" . }} (all kubewasm reasons about): the text
+ * around the action is literal. undefined for other templates.
+ */
+export function renderK3sTemplate(template: string, base: string): string | undefined {
+  const parts = template.split(BASE_ACTION);
+  if (parts.length !== 2 || parts.some((part) => part.includes('{{'))) return undefined;
+  return parts[0]! + base + parts[1]!;
+}
+
+/**
+ * The distribution's base config, recovered from the file it rendered: the
+ * rendered text minus what the template around the base action added. Tried
+ * against the template as it is (rendered after kubewasm's block was
+ * written) and without kubewasm's block (rendered before it, or the
+ * template absent). When neither explains the file (a template with other
+ * actions, or one edited since the last render), the rendered file with any
+ * kubewasm block cut out: kubewasm's own runtime is never read back as the
+ * user's.
+ */
+export function renderedBase(rendered: string, templates: ReadonlyArray<string | undefined>, where: string): string {
+  // The base is k3s's own text: a kubewasm block in it came from some template, never from the base.
+  const withoutBlock = (text: string) => {
+    const block = findBlock(text, `${where} (rendered)`);
+    return block ? removeBlock(text, block) : text;
+  };
+  for (const template of templates) {
+    if (template === undefined) return withoutBlock(rendered);
+    const parts = template.split(BASE_ACTION);
+    if (parts.length !== 2 || parts.some((part) => part.includes('{{'))) continue;
+    const [prefix, suffix] = parts as [string, string];
+    if (rendered.length >= prefix.length + suffix.length && rendered.startsWith(prefix) && rendered.endsWith(suffix)) return withoutBlock(rendered.slice(prefix.length, rendered.length - suffix.length));
+  }
+  return withoutBlock(rendered);
+}
 
 export function planConfig(facts: ConfigFacts, runtimes: RuntimeSpec[]): ConfigPlan {
   const where = facts.path;
@@ -58,6 +106,7 @@ export function planConfig(facts: ConfigFacts, runtimes: RuntimeSpec[]): ConfigP
   const existing = text === undefined ? undefined : findBlock(text, where);
   const userText = text === undefined ? undefined : existing ? removeBlock(text, existing) : text;
   const createdFile = existing?.createdFile ?? text === undefined;
+  checkCopy(facts);
 
   const { configVersion, userConfig } = readUserConfig(facts, userText);
   const tablePath = runtimesTablePath(configVersion);
@@ -97,7 +146,18 @@ export function planConfig(facts: ConfigFacts, runtimes: RuntimeSpec[]): ConfigP
     adopted,
     dropped: previouslyRegistered.filter((name) => name !== 'runc' && !toRegister.some((s) => s.name === name)),
     autoRegistered,
+    copies: facts.copiedTo ? [facts.copiedTo.path] : [],
   };
+}
+
+/** EKS: the source and the copy containerd reads must agree, or writing the source's copy would lose someone's edit of the copy. */
+function checkCopy(facts: ConfigFacts): void {
+  if (!facts.copiedTo || sameBytes(facts.content, facts.copiedTo.content)) return;
+  throw new KubewasmError({
+    what: `${facts.copiedTo.path} differs from its bootstrap source ${facts.path}: the node's bootstrap copies the source over it, so an edit made only to ${facts.copiedTo.path} is lost at the next bootstrap, and kubewasm would lose it now`,
+    where: facts.copiedTo.path,
+    fix: `put the change into ${facts.path} too (or copy ${facts.path} over ${facts.copiedTo.path}), then run kubewasm again; or name the file to edit with --config ${facts.copiedTo.path}`,
+  });
 }
 
 /** What a missing file is replaced with, before kubewasm's block. */
@@ -115,14 +175,21 @@ function readUserConfig(facts: ConfigFacts, userText: string | undefined): { con
         fix: 'make the template\'s first line {{ template "base" . }} and keep only your own additions below it, then run kubewasm again',
       });
     }
-    const base = facts.renderedBase === undefined ? {} : parseToml(facts.renderedBase, `${facts.path} (rendered base config)`);
-    const declared = typeof base['version'] === 'number' ? base['version'] : readable;
-    return { configVersion: checkVersion(declared, facts, readable), userConfig: base };
+    const base = k3sBase(facts, userText);
+    const own = base === undefined ? {} : parseToml(renderK3sTemplate(userText ?? K3S_TEMPLATE_BASE, base) ?? base, `${facts.path} (rendered over the base config)`);
+    const declared = typeof own['version'] === 'number' ? own['version'] : readable;
+    return { configVersion: checkVersion(declared, facts, readable), userConfig: own };
   }
   if (userText === undefined) return { configVersion: readable, userConfig: {} };
   const config = parseToml(userText, facts.path);
   const declared = config['version'] === undefined ? 1 : config['version'];
   return { configVersion: checkVersion(declared, facts, readable), userConfig: config };
+}
+
+/** The base k3s renders the template over, recovered from its last render (undefined: never rendered). */
+function k3sBase(facts: ConfigFacts, userText: string | undefined): string | undefined {
+  if (facts.rendered === undefined) return undefined;
+  return renderedBase(facts.rendered, [facts.content?.toString('utf8'), userText], facts.path);
 }
 
 function checkVersion(declared: unknown, facts: ConfigFacts, readable: number): number {
@@ -209,12 +276,17 @@ function runtimesInBlock(text: string, block: { start: number; end: number }, ta
 
 /** The new file must parse, hold each runtime as planned, and (for templates) render to valid TOML. */
 function checkResult(facts: ConfigFacts, afterText: string, userText: string | undefined, tables: RuntimeTable[], where: string): void {
-  const toCheck = facts.kind === 'k3s-template' ? (facts.renderedBase ?? '') + afterText.replace(K3S_TEMPLATE_BASE.trimEnd(), '') : afterText;
+  let toCheck = afterText;
+  if (facts.kind === 'k3s-template') {
+    // What k3s will render: the new template over the base, the old render never a second input.
+    const base = k3sBase(facts, userText) ?? '';
+    toCheck = renderK3sTemplate(afterText, base) ?? base + afterText.replace(BASE_ACTION, '');
+  }
   let parsed: TomlTable;
   try {
     parsed = parseToml(toCheck, where);
   } catch (err) {
-    const inline = findInlineTable(userText ?? facts.renderedBase ?? '', tables[0]!.keys);
+    const inline = findInlineTable(userText ?? facts.rendered ?? '', tables[0]!.keys);
     if (inline) {
       throw new KubewasmError({
         what: `'${inline.table}' is written as an inline table (${inline.key} = { ... }); TOML cannot extend an inline table, so kubewasm cannot add its runtimes there`,

@@ -3,7 +3,8 @@
 import { KubewasmError } from '../errors.js';
 import type { NodeHost } from '../host/host.js';
 import type { ConfigFacts } from './config-plan.js';
-import { defaultSetup, FLAVOUR_MARKERS, type ContainerdSetup, type Flavour } from './setup.js';
+import { presetFor, PRESETS, type Flavour } from './presets.js';
+import { setupFor, type ContainerdSetup } from './setup.js';
 import { parseContainerdVersion, type ContainerdVersion } from './version.js';
 
 /** Anything the user (or a test) sets explicitly wins over detection. */
@@ -17,38 +18,41 @@ export interface ContainerdFacts {
 
 export async function readContainerdFacts(host: NodeHost, overrides: SetupOverrides = {}): Promise<ContainerdFacts> {
   const flavour = overrides.flavour ?? (await detectFlavour(host));
-  const guess = defaultSetup({ flavour, systemd: true, openrc: false, containerdMajor: 1 });
+  const preset = presetFor(flavour);
+  const guess = setupFor(flavour, { systemd: true, openrc: false, units: [], containerdMajor: 1 });
   // The running daemon knows its version best: a node may have several
   // containerd binaries (a distribution's and one its service really runs).
   const running = overrides.binary ? undefined : await runningVersion(host, overrides.address ?? guess.address);
   const version = running ?? (await readVersion(host, overrides.binary ?? guess.binary));
-  const [systemd, openrc, agentUnit] = await Promise.all([
+  const units = preset.restart.kind === 'systemd' ? preset.restart.units : [];
+  const [systemd, openrc, ...unitFiles] = await Promise.all([
     host.stat('/run/systemd/system'),
     host.stat('/etc/init.d/containerd'),
-    host.stat(`/etc/systemd/system/${flavour === 'rke2' ? 'rke2-agent' : 'k3s-agent'}.service`),
+    ...units.map(async (u) => ((await host.stat(`/etc/systemd/system/${u}.service`)) ?? (await host.stat(`/lib/systemd/system/${u}.service`))) !== undefined),
   ]);
-  const serviceUnit = flavour === 'k3s' ? (agentUnit ? 'k3s-agent' : 'k3s') : flavour === 'rke2' ? (agentUnit ? 'rke2-agent' : 'rke2-server') : undefined;
-  const detected = defaultSetup({ flavour, systemd: systemd !== undefined, openrc: openrc !== undefined, containerdMajor: version.major, ...(serviceUnit ? { serviceUnit } : {}) });
+  const detected = setupFor(flavour, { systemd: systemd !== undefined, openrc: openrc !== undefined, units: units.filter((_, i) => unitFiles[i]), containerdMajor: version.major });
   const setup: ContainerdSetup = { ...detected, ...definedOnly(overrides) };
 
-  const [content, rendered] = await Promise.all([
+  const [content, rendered, copied] = await Promise.all([
     readConfig(host, setup.configPath),
     setup.renderedConfigPath ? readConfig(host, setup.renderedConfigPath) : Promise.resolve(undefined),
+    setup.copiedConfigPath ? readConfig(host, setup.copiedConfigPath) : Promise.resolve(undefined),
   ]);
   const config: ConfigFacts = {
     path: setup.configPath,
     kind: setup.configKind,
     content,
     containerd: version,
-    ...(rendered ? { renderedBase: rendered.toString('utf8') } : {}),
-    ...(setup.flavour === 'k3s' || setup.flavour === 'rke2' ? { autoRegistersShims: true } : {}),
+    ...(rendered ? { rendered: rendered.toString('utf8') } : {}),
+    ...(setup.copiedConfigPath ? { copiedTo: { path: setup.copiedConfigPath, content: copied } } : {}),
+    ...(setup.registersShimsOnPath ? { autoRegistersShims: true } : {}),
   };
   return { setup, version, config };
 }
 
 async function detectFlavour(host: NodeHost): Promise<Flavour> {
-  for (const marker of FLAVOUR_MARKERS) {
-    if (await host.stat(marker.path)) return marker.flavour;
+  for (const preset of PRESETS) {
+    if (!preset.detectedBy || (await host.stat(preset.detectedBy))) return preset.flavour;
   }
   return 'containerd';
 }

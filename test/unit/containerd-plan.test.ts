@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { parse } from 'smol-toml';
 import { describe, expect, it } from 'vitest';
-import { planConfig, type ConfigFacts } from '../../lib/containerd/config-plan.js';
+import { planConfig, renderedBase, renderK3sTemplate, type ConfigFacts } from '../../lib/containerd/config-plan.js';
 import type { RuntimeSpec } from '../../lib/containerd/runtime.js';
 import { getPath } from '../../lib/containerd/toml.js';
 import { errorOf } from '../support/errors.js';
@@ -231,7 +231,7 @@ describe('planConfig: k3s templates', () => {
     kind: 'k3s-template',
     content: content === undefined ? undefined : Buffer.from(content),
     containerd: { major: 1, minor: 7, patch: 23 },
-    renderedBase: rendered,
+    rendered,
     ...extra,
   });
   const base = fixture('k3s-config.toml').toString();
@@ -267,5 +267,49 @@ describe('planConfig: k3s templates', () => {
     const error = errorOf(() => planConfig(k3s(base, base), [spin]));
     expect(error.what).toContain('frozen copy');
     expect(error.fix).toContain('{{ template "base" . }}');
+  });
+
+  // k3s renders config.toml as its base followed by the template's text around {{ template "base" . }}.
+  const render = (template: string | undefined, baseText: string) => (template === undefined ? baseText : template.replace('{{ template "base" . }}', baseText));
+  const offPath: RuntimeSpec = { ...wasmtime, runtimePath: '/opt/wasm/containerd-shim-wasmtime-v1' };
+
+  it.each([
+    { label: 'containerd 1.7', containerd: { major: 1, minor: 7, patch: 23 } },
+    { label: 'containerd 2.2', containerd: V2_2 },
+  ])('a shim off the PATH over repeated k3s renders ($label): no table counted twice, kubewasm never adopts its own runtime, bytes back', ({ containerd }) => {
+    let template: string | undefined = userTemplate;
+    let rendered = render(template, base);
+    const install = planConfig(k3s(template, rendered, { containerd, autoRegistersShims: true }), [offPath]);
+    expect(install.registered).toEqual(['wasmtime']);
+    for (let run = 0; run < 3; run++) {
+      template = install.after!.toString();
+      rendered = render(template, base); // k3s restarted and rendered kubewasm's block into config.toml
+      const again = planConfig(k3s(template, rendered, { containerd, autoRegistersShims: true }), [offPath]);
+      expect(again.changed).toBe(false);
+      expect(again.registered).toEqual(['wasmtime']);
+      expect(again.adopted).toEqual([]);
+    }
+    const uninstall = planConfig(k3s(template, rendered, { containerd, autoRegistersShims: true }), []);
+    expect(uninstall.dropped).toEqual(['wasmtime']);
+    expect(uninstall.after!.toString()).toBe(userTemplate);
+    expect(render(uninstall.after!.toString(), base)).toBe(render(userTemplate, base));
+  });
+
+  it('a template kubewasm created, rendered by k3s, is removed again whole', () => {
+    const install = planConfig(k3s(undefined, base, { autoRegistersShims: true }), [offPath]);
+    const template = install.after!.toString();
+    const again = planConfig(k3s(template, render(template, base), { autoRegistersShims: true }), [offPath]);
+    expect(again.changed).toBe(false);
+    expect(again.adopted).toEqual([]);
+    expect(planConfig(k3s(template, render(template, base)), []).after).toBeUndefined();
+  });
+
+  it('recovers the base from a render; a render it cannot explain loses only kubewasm\'s block', () => {
+    expect(renderedBase(render(userTemplate, base), [userTemplate], 'x')).toBe(base);
+    expect(renderK3sTemplate(userTemplate, base)).toBe(render(userTemplate, base));
+    expect(renderK3sTemplate('{{ template "base" . }}\n{{ if .X }}y{{ end }}\n', base)).toBeUndefined();
+    const withBlock = planConfig(k3s(undefined, base, { autoRegistersShims: true }), [offPath]).after!.toString();
+    const stale = render(withBlock, base) + '# edited by hand since\n';
+    expect(renderedBase(stale, ['{{ template "base" . }}\n'], 'x')).not.toContain('wasmtime');
   });
 });
