@@ -160,7 +160,7 @@ describe('ssh transport on namespace nodes', () => {
   });
 
   it('a user that is not root works through sudo -n; one without passwordless sudo is told what to configure', async () => {
-    requireProgram('/usr/bin/sudo', 'apt-get install -y sudo');
+    requireProgram('sudo');
     const { node } = nodes[1]!;
     // The node's own users: copies of this machine's passwd/group/shadow with two more, and a sudoers file, bind-mounted in the node only.
     const etc = path.join(node.dir, 'etc-users');

@@ -7,9 +7,9 @@ import { mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { LAB_CACHE, requireProgram } from '../../scripts/lab/support/requirements.js';
+import { builtBinDir, requireBuilt, requireProgram } from '../../scripts/lab/support/requirements.js';
 
-export const K8S_BIN = `${LAB_CACHE}/kubernetes-v1.34.4/bin`;
+export const K8S_BIN = builtBinDir('kubernetes');
 
 export interface TestApiserver {
   dir: string;
@@ -30,10 +30,10 @@ export interface ApiserverOptions {
 }
 
 export async function startApiserver(options: ApiserverOptions = {}): Promise<TestApiserver> {
-  const etcdBin = requireProgram('/usr/bin/etcd', 'apt-get install -y etcd-server');
-  const apiserverBin = requireProgram(`${K8S_BIN}/kube-apiserver`, 'scripts/lab/build/kubernetes.sh');
-  const kubectlBin = requireProgram(`${K8S_BIN}/kubectl`, 'scripts/lab/build/kubernetes.sh');
-  requireProgram('/usr/bin/openssl', 'apt-get install -y openssl');
+  const etcdBin = requireProgram('etcd');
+  const apiserverBin = requireBuilt('kubernetes', 'kube-apiserver');
+  const kubectlBin = requireBuilt('kubernetes', 'kubectl');
+  requireProgram('openssl');
   const dir = mkdtempSync(path.join(tmpdir(), 'kubewasm-apiserver-'));
   const pki = path.join(dir, 'pki');
   makePki(pki);
@@ -75,7 +75,7 @@ export async function startApiserver(options: ApiserverOptions = {}): Promise<Te
       }
     }, 90_000, 'kube-apiserver', path.join(dir, 'apiserver.log'), children.at(-1));
     if (options.controllerManager) {
-      const cmBin = requireProgram(`${K8S_BIN}/kube-controller-manager`, 'scripts/lab/build/kubernetes.sh');
+      const cmBin = requireBuilt('kubernetes', 'kube-controller-manager');
       const [cmPort] = await freePorts(1);
       children.push(
         launch(cmBin, [`--kubeconfig=${kubeconfig}`, '--bind-address=127.0.0.1', `--secure-port=${cmPort}`, '--leader-elect=false',

@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import { CRICTL } from '../../scripts/lab/support/containerd.js';
 import { requireProgram } from '../../scripts/lab/support/requirements.js';
 
-const docker = (args: string[]) => execFileSync('docker', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim();
+const docker = (args: string[]) => execFileSync(requireProgram('docker'), args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim();
 
 export interface DockerCluster {
   network: string;
@@ -21,7 +21,6 @@ export interface DockerCluster {
 
 /** The newest kubewasm-lab/node image, or a clear error saying how to build it. */
 export function labNodeImage(): string {
-  requireProgram('/usr/local/bin/docker', 'apt-get install -y docker.io');
   try {
     docker(['info', '--format', '{{.ServerVersion}}']);
   } catch {
@@ -66,7 +65,7 @@ export function createDockerCluster(cluster: string, subnet: string, workers = 1
   // kind's load balancer carries the cluster label too, but is no node.
   docker(['run', '-d', '--name', `${cluster}-external-load-balancer`, '--network', network, '--entrypoint', 'sleep',
     '--label', `io.x-k8s.kind.cluster=${cluster}`, '--label', 'io.x-k8s.kind.role=external-load-balancer', image, 'infinity']);
-  const run = (node: string, script: string) => execFileSync('docker', ['exec', node, 'sh', '-c', script], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  const run = (node: string, script: string) => execFileSync(requireProgram('docker'), ['exec', node, 'sh', '-c', script], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
   // systemd brings containerd up; wait for its CRI.
   for (const name of names) {
     let ok = false;
@@ -88,7 +87,7 @@ export function createDockerCluster(cluster: string, subnet: string, workers = 1
       const listing = run(node, 'for d in /etc/containerd /usr/local/bin /var/lib/kubewasm; do [ -e "$d" ] && find "$d" -printf "%p %y %m\\n"; done; true');
       for (const line of listing.split('\n').filter(Boolean)) {
         const [p, type, mode] = line.split(' ');
-        out[p!] = type === 'f' ? `${mode} ${createHash('sha256').update(execFileSync('docker', ['exec', node, 'cat', p!])).digest('hex')}` : `${type} ${mode}`;
+        out[p!] = type === 'f' ? `${mode} ${createHash('sha256').update(execFileSync(requireProgram('docker'), ['exec', node, 'cat', p!])).digest('hex')}` : `${type} ${mode}`;
       }
       return out;
     },

@@ -7,20 +7,31 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { LAB_CACHE, requireProgram, requireRoot } from './requirements.js';
+import { builtBinDir, requireBuilt, requirePackageFile, requireProgram, requireRoot, type BuiltComponent } from './requirements.js';
 
 export interface ContainerdBuild {
   label: string;
   binDir: string;
+  /** The lab cache's build; none: Debian's containerd package. */
+  built?: BuiltComponent;
 }
 
 export const CONTAINERD_BUILDS: Record<'1.6' | '2.2' | '2.4', ContainerdBuild> = {
+  // Debian's package puts its 1.6 in /usr/bin; the tests need that build, whatever else is on the PATH.
   '1.6': { label: 'containerd 1.6.20 (Debian)', binDir: '/usr/bin' },
-  '2.2': { label: 'containerd 2.2.9', binDir: `${LAB_CACHE}/containerd-v2.2.9/bin` },
-  '2.4': { label: 'containerd 2.4.2', binDir: `${LAB_CACHE}/containerd-v2.4.2/bin` },
+  '2.2': { label: 'containerd 2.2.9', binDir: builtBinDir('containerd-2.2'), built: 'containerd-2.2' },
+  '2.4': { label: 'containerd 2.4.2', binDir: builtBinDir('containerd-2.4'), built: 'containerd-2.4' },
 };
 
-export const CRICTL = `${LAB_CACHE}/crictl-v1.34.0/bin/crictl`;
+export const CRICTL = path.join(builtBinDir('crictl'), 'crictl');
+
+/** containerd and ctr of a build, and what a node runs beside them (runc, crictl), or an error saying how to get them. */
+export function requireContainerd(build: ContainerdBuild): { containerd: string; ctr: string } {
+  requireBuilt('crictl', 'crictl');
+  requireProgram('runc');
+  const one = (program: 'containerd' | 'ctr') => (build.built ? requireBuilt(build.built, program) : requirePackageFile('containerd', path.join(build.binDir, program)));
+  return { containerd: one('containerd'), ctr: one('ctr') };
+}
 
 export interface TestContainerd {
   dir: string;
@@ -50,10 +61,7 @@ export interface TestContainerd {
  */
 export function testContainerd(build: ContainerdBuild, options: { configFile?: string; render?: string } = {}): TestContainerd {
   requireRoot();
-  const binary = requireProgram(`${build.binDir}/containerd`);
-  const ctr = requireProgram(`${build.binDir}/ctr`);
-  requireProgram(CRICTL);
-  requireProgram('/usr/sbin/runc', 'apt-get install -y runc');
+  const { containerd: binary, ctr } = requireContainerd(build);
   const dir = mkdtempSync(path.join(tmpdir(), 'kubewasm-containerd-'));
   for (const sub of ['root', 'state', 'etc-containerd', 'nri', 'bin', 'opt']) mkdirSync(path.join(dir, sub));
   const configPath = options.configFile ?? path.join(dir, 'config.toml');

@@ -14,7 +14,7 @@ import { createHash } from 'node:crypto';
 import { chmodSync, copyFileSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { CONTAINERD_BUILDS, CRICTL } from './containerd.js';
+import { CONTAINERD_BUILDS, CRICTL, requireContainerd } from './containerd.js';
 import { requireProgram, requireRoot } from './requirements.js';
 
 export type ContainerdVersion = '1.6' | '2.2' | '2.4';
@@ -37,8 +37,12 @@ function sh(script: string, options: { input?: string } = {}): string {
 /** A bridge with prefix.1/24 on this machine. A bridge of the same name left by a killed run is removed first, with the nodes it recorded. */
 export function createNet(prefix = '10.247.119'): TestNet {
   requireRoot();
-  requireProgram('/usr/sbin/ip', 'apt-get install -y iproute2');
-  requireProgram('/usr/bin/unshare', 'apt-get install -y util-linux');
+  requireProgram('ip');
+  requireProgram('unshare');
+  requireProgram('nsenter');
+  requireProgram('perl');
+  requireProgram('pgrep');
+  requireProgram('mountpoint');
   const bridge = `kwt${prefix.split('.')[2]}`;
   mkdirSync(STATE, { recursive: true });
   const pidFile = path.join(STATE, `${bridge}.pids`);
@@ -139,15 +143,13 @@ export interface NodeOptions {
 /** Creates node number `index` (its address is prefix.(10+index)). */
 export function createNode(net: TestNet, index: number, containerd: ContainerdVersion, options: NodeOptions = {}): TestNode {
   const build = CONTAINERD_BUILDS[containerd];
-  requireProgram(`${build.binDir}/containerd`);
-  requireProgram(CRICTL);
-  requireProgram('/usr/sbin/runc', 'apt-get install -y runc');
+  const { containerd: containerdBinary } = requireContainerd(build);
   const name = options.name ?? `node${index}`;
   const ip = `${net.prefix}.${10 + index}`;
   const dir = mkdtempSync(path.join(tmpdir(), `kubewasm-${name}-`));
   for (const sub of ['etc-containerd', 'usr-local-bin', 'usr-local-sbin', 'var-lib/containerd', 'ssh', 'root']) mkdirSync(path.join(dir, sub), { recursive: true });
   const configFile = path.join(dir, 'etc-containerd', 'config.toml');
-  if (options.config === undefined) writeFileSync(configFile, execFileSync(path.join(build.binDir, 'containerd'), ['config', 'default']));
+  if (options.config === undefined) writeFileSync(configFile, execFileSync(containerdBinary, ['config', 'default']));
   else if (options.config !== null) {
     if (!path.isAbsolute(options.config)) throw new Error(`createNode: config must be an absolute path (a test passes its fixture's full path), not '${options.config}'`);
     copyFileSync(options.config, configFile);

@@ -13,9 +13,9 @@ export interface ClientKey {
 
 /** An ed25519 key pair for kubewasm to log in with. */
 export function clientKey(dir: string, name = 'id_ed25519'): ClientKey {
-  requireProgram('/usr/bin/ssh-keygen', 'apt-get install -y openssh-client');
+  const sshKeygen = requireProgram('ssh-keygen');
   const privateKey = path.join(dir, name);
-  if (!existsSync(privateKey)) execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'kubewasm-test', '-f', privateKey]);
+  if (!existsSync(privateKey)) execFileSync(sshKeygen, ['-q', '-t', 'ed25519', '-N', '', '-C', 'kubewasm-test', '-f', privateKey]);
   return { privateKey, publicKey: `${privateKey}.pub` };
 }
 
@@ -36,11 +36,12 @@ export interface SshdOptions {
 
 /** Starts sshd in the node; root logs in with `key`. */
 export function startSshd(node: TestNode, key: ClientKey, options: SshdOptions = {}): Sshd {
-  requireProgram('/usr/sbin/sshd', 'apt-get install -y openssh-server');
+  const sshd = requireProgram('sshd');
+  const sshKeygen = requireProgram('ssh-keygen');
   const dir = path.join(node.dir, 'ssh');
   mkdirSync(dir, { recursive: true });
   const hostKey = path.join(dir, 'ssh_host_ed25519_key');
-  if (!existsSync(hostKey)) execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', node.name, '-f', hostKey]);
+  if (!existsSync(hostKey)) execFileSync(sshKeygen, ['-q', '-t', 'ed25519', '-N', '', '-C', node.name, '-f', hostKey]);
   writeFileSync(path.join(dir, 'authorized_keys'), readFileSync(key.publicKey));
   const config = path.join(dir, 'sshd_config');
   writeFileSync(
@@ -65,7 +66,7 @@ export function startSshd(node: TestNode, key: ClientKey, options: SshdOptions =
       '',
     ].join('\n'),
   );
-  node.run(`/usr/sbin/sshd -f ${config} -E ${path.join(dir, 'sshd.log')}`);
+  node.run(`${sshd} -f ${config} -E ${path.join(dir, 'sshd.log')}`);
   const knownHostsLine = `${node.ip} ${readFileSync(`${hostKey}.pub`, 'utf8').trim().split(' ').slice(0, 2).join(' ')}\n`;
   const listener = () => node.run('cat /run/sshd.pid 2>/dev/null || true').trim();
   const self: Sshd = {
