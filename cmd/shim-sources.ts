@@ -23,11 +23,13 @@ export const SHIM_SOURCE_OPTIONS: ParseArgsOptionsConfig = {
   mirror: { type: 'string' },
   'github-api-url': { type: 'string' },
   'cache-dir': { type: 'string' },
+  'accept-advisory': { type: 'string', multiple: true },
 };
 
 export const SHIM_SOURCE_HELP = `Where the shims come from (default: GitHub releases, verified, cached):
   --shim-version SHIM=VER   version per shim: X.Y.Z, vX.Y.Z or latest (default: kubewasm's pinned
-                            version: wasmtime/wasmedge/wasmer 0.6.0, spin 0.24.0); repeatable or comma-separated
+                            version: wasmtime/wasmedge/wasmer 0.6.1, spin 0.25.1); repeatable or comma-separated
+  --accept-advisory ID      install a version a published advisory names as affected (e.g. GHSA-cc25-vq59-rcjx)
   --sha256 SHIM[/ARCH]=HEX  the expected sha256 of the release archive, when GitHub has no digest for it
   --lock FILE               versions and sha256s from a lock file (kubewasm-bundle.lock.json)
   --bundle FILE             an air-gap bundle written by 'kubewasm bundle' (no network)
@@ -80,6 +82,8 @@ export async function pinsFromOptions(options: OptionValues, shims: ShimInfo[], 
     digests[`${shim.name}/${arch}`] = hex.toLowerCase();
   }
   if (Object.keys(digests).length) pins.digests = digests;
+  const accepted = listOption(options, 'accept-advisory');
+  if (accepted.length) pins.acceptAdvisories = accepted;
   const lock = stringOption(options, 'lock');
   if (lock) {
     pins.lock = await readLockFile(lock);
@@ -115,7 +119,7 @@ export async function shimSourcesForNode(ctx: CommandContext, host: NodeHost, sh
   const shimDir = stringOption(ctx.options, 'shim-dir');
   if (shimDir) {
     shimOriginFromOptions(ctx.options); // refuses --shim-dir together with --bundle/--mirror
-    for (const flag of ['shim-version', 'sha256', 'lock', 'github-api-url', 'cache-dir']) {
+    for (const flag of ['shim-version', 'sha256', 'lock', 'github-api-url', 'cache-dir', 'accept-advisory']) {
       if (ctx.options[flag] !== undefined) throw new UsageError(`--${flag} has no use with --shim-dir (the binaries in the directory are used as they are)`);
     }
     return shimsFromDir(shimDir, shims);

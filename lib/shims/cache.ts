@@ -5,7 +5,7 @@
 // can fill the cache at once (both write the same bytes; the last rename wins).
 import { createHash, randomBytes, type Hash } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
+import { chmod, copyFile, mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
@@ -62,6 +62,26 @@ export class ShimCache {
   async forget(sha256: string): Promise<void> {
     await rm(this.blobPath(sha256), { force: true });
     await rm(this.unpackedDir(sha256), { recursive: true, force: true });
+  }
+
+  /**
+   * A blob that is itself a shim binary (not an archive): copied to
+   * unpacked/<hex>/<name>, mode 0755, like an unpacked archive's binary.
+   */
+  async exposeBinary(sha256: string, name: string): Promise<{ path: string; sha256: string }> {
+    const dir = this.unpackedDir(sha256);
+    const target = path.join(dir, name);
+    if ((await stat(target).catch(() => undefined))?.isFile() && (await sha256OfFile(target)) === sha256) return { path: target, sha256 };
+    await mkdir(dir, { recursive: true, mode: 0o755 });
+    const temp = this.tempBeside(target);
+    try {
+      await copyFile(this.blobPath(sha256), temp);
+      await chmod(temp, 0o755);
+      await rename(temp, target);
+    } finally {
+      await rm(temp, { force: true });
+    }
+    return { path: target, sha256 };
   }
 
   /** Temporary files left by this process or a killed one (for tests and `kubewasm cache` later). */

@@ -129,21 +129,70 @@ export function parseAssetDigest(digest: string | null | undefined, where: strin
   return hex.toLowerCase();
 }
 
-/** Checksum assets a release might publish beside an archive (neither runwasi nor the Spin shim does today). */
+/** Checksum assets a release might publish beside an archive (runwasi publishes SHA256SUMS from v0.6.1). */
 export function checksumAssetNames(assetName: string): string[] {
   return [`${assetName}.sha256`, `${assetName}.sha256sum`, 'SHA256SUMS', 'SHA256SUMS.txt', 'sha256sums.txt', 'checksums.txt'];
 }
 
-/** The sha256 of `assetName` in a checksum file ("<hex>  name", "<hex> *name", or a bare hex for NAME.sha256). */
+/**
+ * The sha256 of `assetName` in a checksum file ("<hex>  name", "<hex> *name",
+ * a path such as "dist/name", or a bare hex for NAME.sha256). A file that
+ * names the asset twice with different digests is refused.
+ */
 export function parseChecksumFile(text: string, assetName: string): string | undefined {
   const lines = text.split(/\r?\n/).map((l) => l.trim()).filter(Boolean);
+  const found = new Set<string>();
   for (const line of lines) {
     const m = /^([0-9a-fA-F]{64})(?:\s+\*?(\S.*))?$/.exec(line);
     if (!m) continue;
     const [, hex, name] = m;
-    if (name === undefined ? lines.length === 1 : name.replace(/^\.\//, '') === assetName) return hex!.toLowerCase();
+    if (name === undefined ? lines.length === 1 : baseName(name) === assetName) found.add(hex!.toLowerCase());
   }
-  return undefined;
+  if (found.size > 1) throw new KubewasmError({ what: `the checksum file names ${assetName} with ${found.size} different sha256s`, fix: 'do not install from this release until its publisher explains it' });
+  return [...found][0];
+}
+
+function baseName(name: string): string {
+  return name.trim().replace(/^.*[\\/]/, '');
+}
+
+/**
+ * The sha256 of `assetName` in a runtime-class-manager Shim
+ * (runtime.spinkube.dev/v1alpha1): spec.fetchStrategy.platforms[] items with
+ * os, arch, location and sha256, matched by the location's file name (or by
+ * arch when no location names the asset). A small reader for this one shape,
+ * not a YAML parser: list items under `platforms:` with `key: value` lines.
+ */
+export function parseShimYaml(text: string, assetName: string, arch: Arch): string | undefined {
+  const items: Array<Record<string, string>> = [];
+  let inPlatforms = false;
+  let indent = -1;
+  for (const raw of text.split(/\r?\n/)) {
+    const line = raw.replace(/\s+#.*$/, '');
+    if (line.trim() === '' || line.trim().startsWith('#')) continue;
+    const lead = line.length - line.trimStart().length;
+    if (/^\s*platforms:\s*$/.test(line)) {
+      inPlatforms = true;
+      indent = lead;
+      continue;
+    }
+    if (!inPlatforms) continue;
+    const body = line.trimStart();
+    if (lead <= indent && !body.startsWith('- ')) {
+      inPlatforms = false;
+      continue;
+    }
+    const m = /^(-\s+)?([A-Za-z0-9_]+):\s*(.*)$/.exec(body);
+    if (!m) continue;
+    if (m[1] || items.length === 0) items.push({});
+    items[items.length - 1]![m[2]!] = m[3]!.trim().replace(/^(["'])(.*)\1$/, '$2');
+  }
+  const machine = arch === 'amd64' ? ['x86_64', 'amd64'] : ['aarch64', 'arm64'];
+  const byName = items.filter((i) => i['location'] && baseName(decodeURIComponent(i['location'])) === assetName);
+  const chosen = byName.length > 0 ? byName : items.filter((i) => !i['location'] && machine.includes(i['arch'] ?? ''));
+  const digests = new Set(chosen.map((i) => (i['sha256'] ?? '').toLowerCase()).filter((h) => isSha256Hex(h)));
+  if (digests.size > 1) throw new KubewasmError({ what: `the Shim yaml names ${assetName} with ${digests.size} different sha256s`, fix: 'do not install from this release until its publisher explains it' });
+  return [...digests][0];
 }
 
 export interface DigestCandidate {

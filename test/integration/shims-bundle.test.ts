@@ -15,7 +15,7 @@ import { LocalHost } from '../../lib/host/local.js';
 import { SHIMS } from '../../lib/shims/catalog.js';
 import { BUNDLE_LOCK_NAME, parseLock, serializeLock } from '../../lib/shims/lockfile.js';
 import { ShimReleases, type Pins, type ShimOrigin } from '../../lib/shims/releases.js';
-import { runwasiArchive, runwasiAssetName, sha256, spinArchive, spinAssetName, standInShim, start, tarball, type GithubServer } from '../support/github-server.js';
+import { runwasiArchive, runwasiAssetName, sha256, spinArchive, spinAssetName, standInShim, start, tarball, type GithubServer } from '../../scripts/lab/support/github-server.js';
 
 const WASMTIME = standInShim('containerd-shim-wasmtime-v1', '0.6.0');
 const SPIN = standInShim('containerd-shim-spin-v2', '0.24.0');

@@ -13,7 +13,7 @@ import { KubewasmError } from '../../lib/errors.js';
 import { LocalHost } from '../../lib/host/local.js';
 import { SHIMS, type Arch } from '../../lib/shims/catalog.js';
 import { ShimReleases, type Pins, type ShimOrigin } from '../../lib/shims/releases.js';
-import { runwasiArchive, runwasiAssetName, sha256, spinArchive, spinAssetName, standInShim, start, tarball, type FakeRelease, type GithubServer } from '../support/github-server.js';
+import { runwasiArchive, runwasiAssetName, sha256, spinArchive, spinAssetName, standInShim, start, tarball, type FakeRelease, type GithubServer } from '../../scripts/lab/support/github-server.js';
 
 // The lab builds a real wasmtime shim (scripts/lab/build/wasmtime-shim.sh); serve the newest finished
 // build (its .done is written last) when there is one.
