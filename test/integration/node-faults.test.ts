@@ -80,8 +80,8 @@ describe('faults: the node ends as it was or fully converged, and kubewasm says 
     expect(runtimesOf(node)).not.toContain('wasmtime');
   }
 
-  it('(1a) containerd rejects the config it is given and does not come back [the node restart script feeds containerd a broken copy of the new config]: the backup is restored and containerd restarted on it', async () => {
-    const { node, before } = freshNode('2.2');
+  it.each(['2.2', '2.4'] as const)('(1a) containerd %s rejects the config it is given and does not come back [the node restart script feeds containerd a broken copy of the new config]: the backup is restored and containerd restarted on it', async (version) => {
+    const { node, before } = freshNode(version);
     hook(node, 'restart-hook', `if grep -q 'BEGIN kubewasm' "$config"; then cp "$config" /run/broken.toml; echo '[this is not toml' >> /run/broken.toml; config=/run/broken.toml; fi`);
     const result = await kubewasm(['node', 'install', ...flags(node), '--cri-timeout', '10']);
     expect(result.code).toBe(1);
@@ -102,8 +102,8 @@ describe('faults: the node ends as it was or fully converged, and kubewasm says 
     expectAsBefore(node, before);
   });
 
-  it('(2a) a shim is gone after containerd restarted [the node restart script deletes /usr/local/bin/containerd-shim-* when the new config is there]: rolled back', async () => {
-    const { node, before } = freshNode('2.2');
+  it.each(['2.2', '2.4'] as const)('(2a) containerd %s: a shim is gone after containerd restarted [the node restart script deletes /usr/local/bin/containerd-shim-* when the new config is there]: rolled back', async (version) => {
+    const { node, before } = freshNode(version);
     hook(node, 'restart-hook', `if grep -q 'BEGIN kubewasm' "$config"; then rm -f /usr/local/bin/containerd-shim-*; fi`);
     const result = await kubewasm(['node', 'install', ...flags(node)]);
     expect(result.code).toBe(1);
@@ -223,8 +223,8 @@ describe('faults: the node ends as it was or fully converged, and kubewasm says 
     expect(node.containerdPid()).toBe(pid);
   });
 
-  it('(6b) kill -9 of kubewasm between writing the config and restarting containerd [the restart waits on a file the test holds]: the next run completes it', async () => {
-    const { node, before, pid } = freshNode('2.2');
+  it.each(['2.2', '2.4'] as const)('(6b) containerd %s: kill -9 of kubewasm between writing the config and restarting containerd [the restart waits on a file the test holds]: the next run completes it', async (version) => {
+    const { node, before, pid } = freshNode(version);
     node.run('touch /run/hold');
     hook(node, 'restart-prehook', 'echo $$ > /run/held; while [ -e /run/hold ]; do sleep 0.05; done');
     const run = startKubewasm(['node', 'install', ...flags(node)]);
