@@ -6,7 +6,7 @@
 // what it would run with (used to test the image without a cluster).
 import { createServer } from 'node:http';
 import { desiredDigest } from '../lib/kube/names.js';
-import { ENV, PROBE_PORT } from '../lib/kube/manifests.js';
+import { ENV, PROBE_PERIOD_SECONDS, PROBE_PORT } from '../lib/kube/manifests.js';
 import { asKubewasmError, KubewasmError } from '../lib/errors.js';
 import { IMAGE_SHIM_DIR, readImageShims } from '../lib/installer-image/shims.js';
 import { parseShimList } from '../lib/shims/catalog.js';
@@ -34,13 +34,33 @@ async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
   const { NodeController } = await import('../lib/kube/controller.js');
   const { LocalHost } = await import('../lib/host/local.js');
   const kube = new Kube(loadKubeConfig({ kubeconfig: env['KUBECONFIG'] || undefined }));
-  const host = new LocalHost({ name: nodeName, root: env['KUBEWASM_HOST_ROOT'] ?? '/host', nsenter: env['KUBEWASM_NSENTER'] !== '0' });
+  const hostRoot = env['KUBEWASM_HOST_ROOT'] ?? '/host';
+  const host = new LocalHost({ name: nodeName, root: hostRoot, nsenter: env['KUBEWASM_NSENTER'] !== '0' });
   const log = (line: string) => process.stdout.write(`${new Date().toISOString()} ${line}\n`);
-  const controller = new NodeController({ kube, nodeName, host, desired: { shims: sources, ...(installDir ? { installDir } : {}) }, desiredDigest: digest, log });
+  // The kubelet's next "ready" answer from the probe: the Node says Ready only after the pod is.
+  const probedReady: Array<() => void> = [];
+  const readinessGate = () =>
+    new Promise<void>((resolve) => {
+      probedReady.push(resolve);
+      setTimeout(resolve, 2 * PROBE_PERIOD_SECONDS * 1000 + 1000).unref();
+    });
+  const controller = new NodeController({
+    kube,
+    nodeName,
+    host,
+    hostRoot,
+    desired: { shims: sources, ...(installDir ? { installDir } : {}) },
+    desiredDigest: digest,
+    readinessGate,
+    ...(env['KUBEWASM_POLL_MS'] ? { pollMs: Number(env['KUBEWASM_POLL_MS']) } : {}),
+    log,
+  });
 
+  // /readyz follows the node's real state (the controller's last check), /healthz only says the process answers.
   const probe = createServer((req, res) => {
     const ok = req.url === '/healthz' || (req.url === '/readyz' && controller.status.ready);
     res.writeHead(ok ? 200 : 503, { 'content-type': 'text/plain' }).end(`${controller.status.message}\n`);
+    if (ok && req.url === '/readyz') for (const resolve of probedReady.splice(0)) resolve();
   });
   const port = Number(env['KUBEWASM_PROBE_PORT'] ?? PROBE_PORT);
   await new Promise<void>((resolve, reject) => probe.once('error', reject).listen(port, resolve));

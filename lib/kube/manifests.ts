@@ -34,6 +34,8 @@ import {
 export const DEFAULT_INSTALLER_IMAGE = 'kubewasm.io/node-installer:0.1.0';
 /** The installer's readiness endpoint (GET /readyz). */
 export const PROBE_PORT = 8467;
+/** How often the kubelet asks it: readiness follows the node's real state within this (one failure is enough). */
+export const PROBE_PERIOD_SECONDS = 2;
 /** The user-info extra key carrying the node name claim of bound service account tokens (Kubernetes >= 1.32). */
 export const NODE_NAME_EXTRA = 'authentication.kubernetes.io/node-name';
 
@@ -76,13 +78,20 @@ export function serviceAccount(ns: string = NAMESPACE): V1ServiceAccount {
   return { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: INSTALLER, namespace: ns, labels: labels() } };
 }
 
-/** Read and patch Nodes, nothing else; the policy below narrows "patch" to its own Node's kubewasm keys. */
+/**
+ * Read and patch Nodes (the policy below narrows "patch" to its own Node's
+ * kubewasm keys), and record Events about its Node (converge, drift,
+ * conflict, reset, failures; `kubectl describe node` shows them).
+ */
 export function clusterRole(): V1ClusterRole {
   return {
     apiVersion: 'rbac.authorization.k8s.io/v1',
     kind: 'ClusterRole',
     metadata: { name: INSTALLER, labels: labels() },
-    rules: [{ apiGroups: [''], resources: ['nodes'], verbs: ['get', 'list', 'watch', 'patch'] }],
+    rules: [
+      { apiGroups: [''], resources: ['nodes'], verbs: ['get', 'list', 'watch', 'patch'] },
+      { apiGroups: [''], resources: ['events'], verbs: ['create', 'patch'] },
+    ],
   };
 }
 
@@ -196,7 +205,7 @@ export function daemonSet(options: ManifestOptions): V1DaemonSet {
                 ...(options.installDir ? [{ name: 'KUBEWASM_INSTALL_DIR', value: options.installDir }] : []),
               ],
               ports: [{ name: 'probe', containerPort: PROBE_PORT, protocol: 'TCP' }],
-              readinessProbe: { httpGet: { path: '/readyz', port: 'probe' }, periodSeconds: 5, failureThreshold: 2 },
+              readinessProbe: { httpGet: { path: '/readyz', port: 'probe' }, periodSeconds: PROBE_PERIOD_SECONDS, failureThreshold: 1 },
               resources: { requests: { cpu: '10m', memory: '64Mi' }, limits: { memory: '512Mi' } },
               volumeMounts: [{ name: 'host', mountPath: '/host' }],
             },

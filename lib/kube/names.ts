@@ -44,7 +44,7 @@ export function readyLabel(shim: ShimName | string): string {
 // ---- Node annotations (written by the node installer only) ----
 
 export const ANNOTATIONS = {
-  /** Converging | Ready | Failed | Resetting (removed, with all the others, once the node is reset). */
+  /** Converging | Ready | Drifted | Conflict | Failed | Resetting (removed, with all the others, once the node is reset). */
   state: 'kubewasm.io/state',
   /** desiredDigest() of the spec the node last converged to (or is converging to). */
   desired: 'kubewasm.io/desired',
@@ -60,9 +60,12 @@ export const ANNOTATIONS = {
   lastErrorTime: 'kubewasm.io/last-error-time',
   /** RFC 3339 time of the last successful converge or check. */
   updated: 'kubewasm.io/updated',
+  /** "sha256:<hex>" of kubewasm's block as the installer last wrote or found it: a block that differs from it and from what kubewasm would write was edited by hand. */
+  blockDigest: 'kubewasm.io/block-digest',
 } as const;
 
-export type NodeState = 'Converging' | 'Ready' | 'Failed' | 'Resetting';
+/** Drifted: the node stopped matching (files or containerd changed under kubewasm); Conflict: a user's own change kubewasm leaves alone. */
+export type NodeState = 'Converging' | 'Ready' | 'Drifted' | 'Conflict' | 'Failed' | 'Resetting';
 
 // ---- RuntimeClasses ----
 

@@ -29,7 +29,11 @@ export type NodeReport =
   /** About to change the node: it is managed from now on; ready labels stay only for shims still wanted. */
   | { phase: 'Converging'; desired: string; keepReady: readonly string[] }
   /** Converged (or found converged) and checked: `ready` are the shims containerd runs now. */
-  | { phase: 'Ready'; desired: string; ready: readonly string[]; shims: readonly InstalledShimReport[]; configDigest?: string | undefined; containerd?: string | undefined; time: string }
+  | { phase: 'Ready'; desired: string; ready: readonly string[]; shims: readonly InstalledShimReport[]; configDigest?: string | undefined; containerd?: string | undefined; blockDigest?: string | undefined; time: string }
+  /** The node stopped matching (a file or containerd changed under kubewasm): ready labels go first, `error` says why; a converge follows. */
+  | { phase: 'Drifted'; desired: string; ready: readonly string[]; error: string; time: string }
+  /** A user's own change kubewasm leaves alone (a hand edit in its block, a runtime of theirs): said once, not fought. */
+  | { phase: 'Conflict'; desired: string; ready: readonly string[]; error: string; time: string }
   /** A converge or reset failed; `ready` are the shims that still check out after the rollback. */
   | { phase: 'Failed'; desired?: string | undefined; ready: readonly string[]; error: string; time: string }
   /** About to reset: no ready labels from now on. */
@@ -70,7 +74,7 @@ export function wantedMarks(current: NodeMeta, report: NodeReport): { labels: Re
       return {
         labels: { [MANAGED_LABEL]: 'true', ...ready(stillReady) },
         annotations: {
-          ...keep([ANNOTATIONS.shims, ANNOTATIONS.configDigest, ANNOTATIONS.containerd, ANNOTATIONS.lastError, ANNOTATIONS.lastErrorTime, ANNOTATIONS.updated]),
+          ...keep([ANNOTATIONS.shims, ANNOTATIONS.configDigest, ANNOTATIONS.containerd, ANNOTATIONS.lastError, ANNOTATIONS.lastErrorTime, ANNOTATIONS.updated, ANNOTATIONS.blockDigest]),
           [ANNOTATIONS.state]: 'Converging',
           [ANNOTATIONS.desired]: report.desired,
         },
@@ -85,14 +89,27 @@ export function wantedMarks(current: NodeMeta, report: NodeReport): { labels: Re
           [ANNOTATIONS.shims]: JSON.stringify(report.shims),
           ...(report.configDigest ? { [ANNOTATIONS.configDigest]: report.configDigest } : {}),
           ...(report.containerd ? { [ANNOTATIONS.containerd]: report.containerd } : {}),
+          ...(report.blockDigest ? { [ANNOTATIONS.blockDigest]: report.blockDigest } : {}),
           [ANNOTATIONS.updated]: report.time,
+        },
+      };
+    case 'Drifted':
+    case 'Conflict':
+      return {
+        labels: { [MANAGED_LABEL]: 'true', ...ready(report.ready) },
+        annotations: {
+          ...keep([ANNOTATIONS.shims, ANNOTATIONS.configDigest, ANNOTATIONS.containerd, ANNOTATIONS.updated, ANNOTATIONS.blockDigest]),
+          [ANNOTATIONS.desired]: report.desired,
+          [ANNOTATIONS.state]: report.phase,
+          [ANNOTATIONS.lastError]: truncate(report.error, 2000),
+          [ANNOTATIONS.lastErrorTime]: report.time,
         },
       };
     case 'Failed':
       return {
         labels: { [MANAGED_LABEL]: 'true', ...ready(report.ready) },
         annotations: {
-          ...keep([ANNOTATIONS.shims, ANNOTATIONS.configDigest, ANNOTATIONS.containerd, ANNOTATIONS.updated, ANNOTATIONS.desired]),
+          ...keep([ANNOTATIONS.shims, ANNOTATIONS.configDigest, ANNOTATIONS.containerd, ANNOTATIONS.updated, ANNOTATIONS.desired, ANNOTATIONS.blockDigest]),
           ...(report.desired ? { [ANNOTATIONS.desired]: report.desired } : {}),
           [ANNOTATIONS.state]: 'Failed',
           [ANNOTATIONS.lastError]: truncate(report.error, 2000),
@@ -127,6 +144,18 @@ function diff(current: Record<string, string>, wanted: Record<string, string>, o
 
 function truncate(text: string, max: number): string {
   return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
+}
+
+/**
+ * Pure: is kubewasm's block in the config a user's hand edit? Yes when the
+ * block on the node differs both from the one the installer last wrote or
+ * found (`recorded`, the Node's block-digest annotation) and from the one it
+ * would write now (`planned`). A block that equals `recorded` but not
+ * `planned` is an older spec (converge it); one that is gone is drift (write
+ * it again); without a record the installer cannot tell, so it converges.
+ */
+export function handEditedBlock(block: { onNode?: string | undefined; planned?: string | undefined; recorded?: string | undefined }): boolean {
+  return block.onNode !== undefined && block.recorded !== undefined && block.onNode !== block.recorded && block.onNode !== block.planned;
 }
 
 /** Backoff after `failures` consecutive failures: 5 s, 10 s, 20 s, … up to 5 min. */

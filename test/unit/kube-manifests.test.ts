@@ -62,11 +62,16 @@ describe('the node installer', () => {
     ]);
     expect(ds.spec?.template.metadata?.annotations?.['kubewasm.io/desired']).toBe(desiredDigest({ image: 'kubewasm.io/node-installer:1-abc', shims: ['spin', 'wasmtime'], installDir: '/opt/wasm/bin' }));
     expect(container.readinessProbe?.httpGet?.path).toBe('/readyz');
+    // Readiness follows the node's real state: one failed probe (a drifted node) makes the pod unready.
+    expect(container.readinessProbe).toMatchObject({ periodSeconds: 2, failureThreshold: 1 });
     expect(ds.spec?.updateStrategy?.rollingUpdate?.maxUnavailable).toBe(1);
   });
 
-  it('may only read and patch Nodes', () => {
-    expect(clusterRole().rules).toEqual([{ apiGroups: [''], resources: ['nodes'], verbs: ['get', 'list', 'watch', 'patch'] }]);
+  it('may only read and patch Nodes, and record Events (about its Node)', () => {
+    expect(clusterRole().rules).toEqual([
+      { apiGroups: [''], resources: ['nodes'], verbs: ['get', 'list', 'watch', 'patch'] },
+      { apiGroups: [''], resources: ['events'], verbs: ['create', 'patch'] },
+    ]);
   });
 
   it("the own-node policy matches the installer's service account in the chosen namespace", () => {
