@@ -2,7 +2,10 @@
 // Under the node lock: finish or undo an interrupted earlier run, read the
 // facts, plan, apply.
 import { readContainerdFacts } from '../containerd/facts.js';
-import { applyPlan, readNodeFacts, recoverInterrupted, statePaths, sweepTemps, type NodeOptions } from './apply.js';
+import { applyPlan } from './apply.js';
+import { readNodeFacts } from './node-facts.js';
+import type { NodeOptions } from './options.js';
+import { recoverInterrupted, statePaths, sweepTemps } from './recover.js';
 import type { NodeHost } from '../host/host.js';
 import { readJournal } from './journal.js';
 import { acquireNodeLock, lockPathFor } from './node-lock.js';

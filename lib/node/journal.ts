@@ -15,6 +15,8 @@ export interface JournalFile {
   backup: string | null;
   /** The hidden file beside it the upload was staged in (gone once renamed into place). */
   staged?: string;
+  /** The replaced bytes are not kubewasm's: on completion the backup moves to the state dir's kept/ until uninstall. */
+  keep?: boolean;
 }
 
 export interface RuntimeExpectation {
@@ -33,7 +35,14 @@ export interface Journal {
   createdStateDir: boolean;
   files: JournalFile[];
   /** null: the run does not change the config. Digests null: the file is absent. */
-  config: { path: string; beforeSha256: string | null; afterSha256: string | null; backup: string | null } | null;
+  config: {
+    path: string;
+    beforeSha256: string | null;
+    afterSha256: string | null;
+    backup: string | null;
+    /** Files that hold a copy of the config (EKS: the file containerd reads); equal to it before and after. */
+    copies?: string[];
+  } | null;
   restart: boolean;
   /** What the CRI lists when the new config is live, and when the old one is. */
   expectNew: RuntimeExpectation;
@@ -43,6 +52,10 @@ export interface Journal {
   /** The record to write once complete (null: no record remains). */
   record: InstalledRecord | null;
   removals: Removal[];
+  /** Directories this run creates (outermost first): an undo removes them again when empty. */
+  createdDirs?: string[];
+  /** Directories kubewasm created earlier and no longer needs: removed when empty on completion. */
+  removeDirs?: string[];
 }
 
 export function journalPath(stateDir: string): string {
@@ -74,7 +87,7 @@ export function journalFor(
     createdStateDir: options.createdStateDir,
     files: plan.uploads.map((u) => {
       const staged = options.staged?.get(u.to);
-      return { path: u.to, sha256: u.sha256, backup: u.replaces ? `${fileBackupDir(stateDir)}/${u.replaces}` : null, ...(staged ? { staged } : {}) };
+      return { path: u.to, sha256: u.sha256, backup: u.replaces ? `${fileBackupDir(stateDir)}/${u.replaces}` : null, ...(staged ? { staged } : {}), ...(u.keep ? { keep: true } : {}) };
     }),
     config: config.changed
       ? {
@@ -82,6 +95,7 @@ export function journalFor(
           beforeSha256: config.before ? options.configSha256(config.before) : null,
           afterSha256: config.after ? options.configSha256(config.after) : null,
           backup: config.before ? configBackupPath(stateDir) : null,
+          ...(config.copies.length ? { copies: config.copies } : {}),
         }
       : null,
     restart: plan.restart,
@@ -91,6 +105,8 @@ export function journalFor(
     shims: plan.record?.shims.map((s) => s.path) ?? [],
     record: plan.record ?? null,
     removals: plan.removals,
+    ...(plan.createDirs.length ? { createdDirs: plan.createDirs } : {}),
+    ...(plan.removeDirs.length ? { removeDirs: plan.removeDirs } : {}),
   };
 }
 

@@ -4,7 +4,7 @@ import { createHash } from 'node:crypto';
 import { readContainerdFacts, type ContainerdFacts } from '../containerd/facts.js';
 import type { NodeHost } from '../host/host.js';
 import type { NodeOptions } from './options.js';
-import { pathsToInspect, type NodeDesired, type NodeFacts } from './plan.js';
+import { dirsToInspect, pathsToInspect, type NodeDesired, type NodeFacts } from './plan.js';
 import { DEFAULT_STATE_DIR, readRecord } from './record.js';
 
 export async function readNodeFacts(host: NodeHost, desired: NodeDesired, options: NodeOptions = {}, containerd?: ContainerdFacts): Promise<NodeFacts> {
@@ -13,7 +13,9 @@ export async function readNodeFacts(host: NodeHost, desired: NodeDesired, option
   const record = await readRecord(host, stateDir);
   const fileDigests: Record<string, string | undefined> = {};
   for (const path of pathsToInspect({ containerd, record }, desired)) fileDigests[path] = await digestOnNode(host, path);
-  return { node: host.name, containerd, record, fileDigests };
+  const missingDirs: string[] = [];
+  for (const dir of dirsToInspect({ containerd }, desired)) if (missingDirs.length || !(await host.stat(dir))) missingDirs.push(dir);
+  return { node: host.name, containerd, record, fileDigests, missingDirs };
 }
 
 /** sha256 of a file on the node, undefined when it is absent. */

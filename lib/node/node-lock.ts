@@ -31,11 +31,21 @@ wait_for_kubewasm() {
   while c=$($t dd bs=1 count=1 2>/dev/null) && [ -n "$c" ]; do :; done
 }
 if command -v flock >/dev/null 2>&1; then
-  exec 9>>"$lock" || { echo "error cannot open $lock"; exit 1; }
-  if ! flock -n 9; then printf 'busy %s\\n' "$(head -c 2000 -- "$lock" | tr '\\n' ' ')"; exit 75; fi
+  # The holder removes the file when it releases, while it still holds the
+  # lock. A run that opened the file just before that and gets the lock after
+  # finds the name gone or another file under it (-ef), and opens it again.
+  tries=0
+  while :; do
+    exec 9>>"$lock" || { echo "error cannot open $lock"; exit 1; }
+    if ! flock -n 9; then printf 'busy %s\\n' "$(head -c 2000 -- "$lock" 2>/dev/null | tr '\\n' ' ')"; exit 75; fi
+    [ -e /dev/fd/9 ] || { keep=1; break; }  # no /dev/fd: cannot tell, so never remove the file either
+    [ "$lock" -ef /dev/fd/9 ] && break
+    exec 9>&-
+    tries=$((tries + 1)); [ "$tries" -lt 50 ] || { echo "error $lock keeps changing under kubewasm"; exit 1; }
+  done
   printf '%s node-pid=%s\\n' "$owner" "$$" > "$lock"
   wait_for_kubewasm
-  : > "$lock"
+  if [ -n "\${keep:-}" ]; then : > "$lock"; else rm -f -- "$lock"; fi
 else
   if ! mkdir -- "$lock.d" 2>/dev/null; then printf 'busy-dir %s\\n' "$(head -c 2000 -- "$lock.d/owner" 2>/dev/null | tr '\\n' ' ')"; exit 75; fi
   trap 'rm -rf -- "$lock.d"' EXIT

@@ -1,5 +1,6 @@
 // What a caller may tell the node algorithm (every transport, every caller).
 import type { SetupOverrides } from '../containerd/facts.js';
+import type { ShimByteCache } from './node-files.js';
 
 export interface NodeOptions {
   /** containerd settings that override detection (config path, socket, restart command, …). */
@@ -18,6 +19,8 @@ export interface NodeOptions {
   signal?: AbortSignal;
   /** Who runs this, for the lock and the journal (default: pid, host, user, command). */
   owner?: string;
+  /** The verified shim bytes on this machine: a fleet passes one to all its nodes (default: one per applyPlan). */
+  shimBytes?: ShimByteCache;
 }
 
 export interface ApplyTimings {

@@ -7,9 +7,14 @@ export const DEFAULT_STATE_DIR = '/var/lib/kubewasm';
 
 export interface InstalledShim {
   name: string;
+  /** The version the binary itself printed (`-v`) when kubewasm placed it; else the one it was resolved as. */
   version?: string;
   path: string;
   sha256: string;
+  /** The first line of `<shim> -v` on this node when kubewasm placed it: proof it runs here. */
+  ran?: string;
+  /** sha256 of a file that was at `path` before kubewasm (not kubewasm's): kept in the state dir, put back at uninstall. */
+  kept?: string;
 }
 
 export interface InstalledRecord {
@@ -17,11 +22,18 @@ export interface InstalledRecord {
   configPath: string;
   runtimes: string[];
   shims: InstalledShim[];
+  /** Directories kubewasm created for its shims: removed (when empty) once no shim of kubewasm's is in them. */
+  createdDirs?: string[];
   updatedAt: string;
 }
 
 export function recordPath(stateDir: string): string {
   return `${stateDir}/installed.json`;
+}
+
+/** Where kubewasm keeps the bytes of files it replaced that were not its own, until uninstall puts them back. */
+export function keptPath(stateDir: string, sha256: string): string {
+  return `${stateDir}/kept/${sha256}`;
 }
 
 export async function readRecord(host: NodeHost, stateDir: string): Promise<InstalledRecord | undefined> {

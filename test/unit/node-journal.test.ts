@@ -11,11 +11,13 @@ const plan: NodePlan = {
   ],
   removals: [{ path: '/usr/local/bin/containerd-shim-wasmer-v1', sha256: 'd'.repeat(64) }],
   keptModified: [],
-  config: { path: '/etc/containerd/config.toml', before: Buffer.from('old'), after: Buffer.from('new'), changed: true, configVersion: 2, registered: ['wasmtime', 'spin'], adopted: [], dropped: ['wasmer'], autoRegistered: [] },
+  config: { path: '/etc/containerd/config.toml', before: Buffer.from('old'), after: Buffer.from('new'), changed: true, configVersion: 2, registered: ['wasmtime', 'spin'], adopted: [], dropped: ['wasmer'], autoRegistered: [], copies: [] },
   restart: true,
   runtimes: [{ name: 'wasmtime', runtimeType: 'io.containerd.wasmtime.v1' }, { name: 'spin', runtimeType: 'io.containerd.spin.v2' }],
   record: { formatVersion: 1, configPath: '/etc/containerd/config.toml', runtimes: ['wasmtime', 'spin'], shims: [{ name: 'wasmtime', path: '/usr/local/bin/containerd-shim-wasmtime-v1', sha256: 'a'.repeat(64) }, { name: 'spin', path: '/usr/local/bin/containerd-shim-spin-v2', sha256: 'b'.repeat(64) }], updatedAt: 't' },
   previousRuntimes: ['spin', 'wasmer'],
+  createDirs: [],
+  removeDirs: [],
 };
 
 describe('journal', () => {

@@ -138,9 +138,14 @@ exit 1
   return self;
 }
 
+/** A shell script that answers `-v` the way runwasi's shims do (kubewasm runs it before restarting containerd) and fails otherwise. */
+export function standInScript(binaryName: string): string {
+  return `#!/bin/sh\n# stand-in for ${binaryName}: registration tests never run a pod with it\n[ "$1" = -v ] && printf '%s:\\n  Runtime: stand-in\\n  Version: 0.0.0\\n  Revision: <none>\\n' "\${0##*/}" && exit 0\nexit 1\n`;
+}
+
 /** An executable standing in for a shim binary: these tests register runtimes, they do not run pods. */
 export function writeStandInShim(dir: string, binaryName: string): string {
   const file = path.join(dir, binaryName);
-  writeFileSync(file, `#!/bin/sh\n# stand-in for ${binaryName}: registration tests never run it\nexit 1\n`, { mode: 0o755 });
+  writeFileSync(file, standInScript(binaryName), { mode: 0o755 });
   return file;
 }

@@ -14,7 +14,7 @@ import { createHash } from 'node:crypto';
 import { chmodSync, copyFileSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { CONTAINERD_BUILDS, CRICTL, requireContainerd } from './containerd.js';
+import { CONTAINERD_BUILDS, CRICTL, requireContainerd, standInScript } from './containerd.js';
 import { requireProgram, requireRoot } from './requirements.js';
 
 export type ContainerdVersion = '1.6' | '2.2' | '2.4';
@@ -261,7 +261,7 @@ export function snapshot(dir: string): Record<string, string> {
 
 /** A file of `size` random bytes that runs as a shim would be checked (executable; never run here). */
 export function writeLargeStandInShim(file: string, size: number): string {
-  const header = Buffer.from('#!/bin/sh\n# stand-in shim: registration tests never run it\nexit 1\n');
+  const header = Buffer.from(standInScript(path.basename(file)));
   const body = Buffer.alloc(Math.max(0, size - header.length));
   for (let i = 0; i < body.length; i += 65536) body.fill(createHash('sha256').update(String(i)).digest(), i, Math.min(i + 65536, body.length));
   writeFileSync(file, Buffer.concat([header, body]), { mode: 0o755 });
