@@ -18,12 +18,15 @@ interface Run {
   stderr: string;
 }
 
+/** The CLI's real exit code (a signal or a spawn failure is none of 0, 1, 2, 130: never mistaken for one). */
+const exitCode = (err: { code?: unknown; signal?: unknown } | null): number => (err ? (typeof err.code === 'number' ? err.code : -1) : 0);
+
 describe('cluster commands against a real kube-apiserver', () => {
   let api: TestApiserver;
   const kubewasm = (args: string[]): Promise<Run> =>
     new Promise((resolve) => {
       execFile(process.execPath, [cli, ...args, '--kubeconfig', api.kubeconfig], { env: { ...process.env, CI: '1' } }, (err, stdout, stderr) => {
-        resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
+        resolve({ code: exitCode(err), stdout, stderr });
       });
     });
   const json = (args: string[]) => JSON.parse(api.kubectl([...args, '-o', 'json'])) as { metadata: { labels?: Record<string, string>; annotations?: Record<string, string> } };
@@ -155,11 +158,11 @@ describe('cluster commands against a real kube-apiserver', () => {
   it('a cluster that cannot be reached fails with what to check', async () => {
     const unreachable = api.tokenKubeconfig('x', 'unreachable').replace(/$/, '');
     execFileSync('sed', ['-i', 's#server: https://127.0.0.1:[0-9]*#server: https://127.0.0.1:1#', unreachable]);
-    const run = await new Promise<Run>((resolve) => execFile(process.execPath, [cli, 'status', '--kubeconfig', unreachable], (err, stdout, stderr) => resolve({ code: err ? 1 : 0, stdout, stderr })));
+    const run = await new Promise<Run>((resolve) => execFile(process.execPath, [cli, 'status', '--kubeconfig', unreachable], (err, stdout, stderr) => resolve({ code: exitCode(err), stdout, stderr })));
     expect(run.code).toBe(1);
     expect(run.stderr).toContain('the Kubernetes API is unreachable (ECONNREFUSED)');
     expect(run.stderr).toContain('fix: check that the cluster');
-    const missing = await new Promise<Run>((resolve) => execFile(process.execPath, [cli, 'status', '--kubeconfig', '/nonexistent/kubeconfig'], (err, stdout, stderr) => resolve({ code: (err as { code?: number } | null)?.code ?? 0, stdout, stderr })));
+    const missing = await new Promise<Run>((resolve) => execFile(process.execPath, [cli, 'status', '--kubeconfig', '/nonexistent/kubeconfig'], (err, stdout, stderr) => resolve({ code: exitCode(err), stdout, stderr })));
     expect(missing.code).toBe(2);
     expect(missing.stderr).toContain("the kubeconfig '/nonexistent/kubeconfig' does not exist");
   });
