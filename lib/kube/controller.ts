@@ -163,7 +163,7 @@ export class NodeController {
       if (wasReady) {
         // Drift: the ready labels go before anything else, so no new Wasm pod is scheduled here meanwhile.
         this.stats.drifts += 1;
-        const why = `the node drifted (${reason}): ${seen.problems.join('; ')}`;
+        const why = `the node drifted: ${seen.problems.join('; ')} (seen as: ${reason})`;
         this.status = { ready: false, message: why };
         this.log(`${why}; removing the ready labels and converging again`);
         meta = await this.report(meta, { phase: 'Drifted', desired: desiredDigest, ready: [], error: why, time: this.now().toISOString() });
@@ -257,7 +257,8 @@ export class NodeController {
         }
       }
       await this.report(meta, { phase: 'Reset' });
-      this.succeeded('not opted in; nothing of kubewasm on the node');
+      this.status = { ready: true, message: 'not opted in; nothing of kubewasm on the node' };
+      this.succeeded(this.status.message);
     } catch (err) {
       await this.failed(meta, err, 'reset the node');
     }

@@ -1,8 +1,11 @@
 // `kubewasm status`: what every node reports (from its labels and
 // annotations), the RuntimeClasses and the installer DaemonSet. The JSON/YAML
 // shape (ClusterStatus below) is stable: fields are only ever added.
-import type { V1DaemonSet, V1Node, V1Pod, V1RuntimeClass } from '@kubernetes/client-node';
+import type { CoreV1Event, V1DaemonSet, V1Node, V1Pod, V1RuntimeClass } from '@kubernetes/client-node';
+import { advisoriesFor } from '../shims/advisories.js';
+import { SHIMS, type ShimName } from '../shims/catalog.js';
 import type { Kube } from './client.js';
+import { explainPod, podEvents } from './verify.js';
 import { ANNOTATIONS, INSTALLER, MANAGED_BY, MANAGED_LABEL, NAMESPACE, OPT_IN_LABEL, OPT_IN_VALUE, READY_LABEL_PREFIX, READY_VALUE } from './names.js';
 
 /** `kubewasm status -o json|yaml` */
@@ -12,6 +15,18 @@ export interface ClusterStatus {
   installer: InstallerStatus;
   runtimeClasses: Array<{ name: string; handler: string; shim: string | null; nodeSelector: Record<string, string> }>;
   nodes: NodeStatus[];
+  /** Pods of kubewasm's RuntimeClasses that wait (Pending), each with why (from its status and events). */
+  waitingPods: WaitingPod[];
+}
+
+export interface WaitingPod {
+  namespace: string;
+  name: string;
+  runtimeClass: string;
+  node: string | null;
+  /** RFC 3339 creation time. */
+  since: string | null;
+  reason: string;
 }
 
 export interface InstallerStatus {
@@ -29,10 +44,11 @@ export interface NodeStatus {
   enabled: boolean;
   /** kubewasm may have files on it (the installer's kubewasm.io/managed label). */
   managed: boolean;
-  /** Converging | Ready | Failed | Resetting, or null when the installer never reported. */
+  /** Converging | Ready | Drifted | Conflict | Failed | Resetting, or null when the installer never reported. */
   state: string | null;
   desired: string | null;
-  shims: Array<{ name: string; ready: boolean; version: string | null; sha256: string | null; runtime: string | null }>;
+  /** `advisories`: ids of published advisories that name this shim version as affected. */
+  shims: Array<{ name: string; ready: boolean; version: string | null; sha256: string | null; runtime: string | null; advisories: string[] }>;
   containerd: string | null;
   configDigest: string | null;
   lastError: { message: string; time: string | null } | null;
@@ -60,7 +76,8 @@ export function nodeStatus(node: V1Node, pod?: V1Pod): NodeStatus {
     desired: ann[ANNOTATIONS.desired] ?? null,
     shims: names.map((name) => {
       const s = installed.find((i) => i.name === name);
-      return { name, ready: readyNames.includes(name), version: s?.version ?? null, sha256: s?.sha256 ?? null, runtime: s?.runtime ?? null };
+      const advisories = name in SHIMS && s?.version ? advisoriesFor(name as ShimName, s.version).map((a) => a.id) : [];
+      return { name, ready: readyNames.includes(name), version: s?.version ?? null, sha256: s?.sha256 ?? null, runtime: s?.runtime ?? null, advisories };
     }),
     containerd: ann[ANNOTATIONS.containerd] ?? null,
     configDigest: ann[ANNOTATIONS.configDigest] ?? null,
@@ -91,8 +108,24 @@ function parseShims(value: string | undefined): Array<{ name: string; version?: 
   }
 }
 
+/** Pure: the Wasm pods that wait, and why (their events by pod name). */
+export function waitingPods(pods: readonly V1Pod[], runtimeClasses: readonly V1RuntimeClass[], events: ReadonlyMap<string, readonly CoreV1Event[]> = new Map()): WaitingPod[] {
+  const classes = new Set(runtimeClasses.map((rc) => rc.metadata?.name ?? ''));
+  return pods
+    .filter((p) => p.status?.phase === 'Pending' && !p.metadata?.deletionTimestamp && classes.has(p.spec?.runtimeClassName ?? ''))
+    .map((p) => ({
+      namespace: p.metadata?.namespace ?? '',
+      name: p.metadata?.name ?? '',
+      runtimeClass: p.spec?.runtimeClassName ?? '',
+      node: p.spec?.nodeName ?? null,
+      since: p.metadata?.creationTimestamp ? new Date(p.metadata.creationTimestamp as unknown as string).toISOString() : null,
+      reason: explainPod(p, events.get(`${p.metadata?.namespace}/${p.metadata?.name}`) ?? []),
+    }))
+    .sort((a, b) => `${a.namespace}/${a.name}`.localeCompare(`${b.namespace}/${b.name}`));
+}
+
 /** Pure: the whole status from the objects. */
-export function clusterStatus(nodes: readonly V1Node[], runtimeClasses: readonly V1RuntimeClass[], daemonSet: V1DaemonSet | undefined, installerPods: readonly V1Pod[] = []): ClusterStatus {
+export function clusterStatus(nodes: readonly V1Node[], runtimeClasses: readonly V1RuntimeClass[], daemonSet: V1DaemonSet | undefined, installerPods: readonly V1Pod[] = [], waiting: WaitingPod[] = []): ClusterStatus {
   const container = daemonSet?.spec?.template?.spec?.containers?.[0];
   const env = (name: string) => container?.env?.find((e) => e.name === name)?.value;
   return {
@@ -109,6 +142,7 @@ export function clusterStatus(nodes: readonly V1Node[], runtimeClasses: readonly
       .map((rc) => ({ name: rc.metadata?.name ?? '', handler: rc.handler, shim: rc.metadata?.labels?.['kubewasm.io/shim'] ?? null, nodeSelector: rc.scheduling?.nodeSelector ?? {} }))
       .sort((a, b) => a.name.localeCompare(b.name)),
     nodes: nodes.map((n) => nodeStatus(n, installerPods.find((p) => p.spec?.nodeName === n.metadata?.name && !p.metadata?.deletionTimestamp))).sort((a, b) => a.name.localeCompare(b.name)),
+    waitingPods: waiting,
   };
 }
 
@@ -122,10 +156,10 @@ export function statusTable(status: ClusterStatus): string {
     n.state ?? (n.enabled ? `Pending${n.installerPod?.reason ? ` (installer pod: ${n.installerPod.reason.split(':')[0]})` : ''}` : '-'),
     ...shimNames.map((s) => {
       const shim = n.shims.find((x) => x.name === s);
-      return shim ? `${shim.ready ? 'ready' : 'not ready'}${shim.version ? ` ${shim.version}` : ''}` : '-';
+      return shim ? `${shim.ready ? 'ready' : 'not ready'}${shim.version ? ` ${shim.version}` : ''}${shim.advisories.length ? ` (affected: ${shim.advisories.join(', ')})` : ''}` : '-';
     }),
     n.containerd?.split(' ')[0] ?? n.containerRuntime?.replace(/^containerd:\/\//, '') ?? '-',
-    n.lastError ? `${n.lastError.time ?? ''} ${n.lastError.message}`.trim().slice(0, 100) : n.enabled && n.installerPod?.reason ? `installer pod ${n.installerPod.name}: ${n.installerPod.reason}`.slice(0, 100) : '',
+    n.lastError ? `${n.lastError.time ?? ''} ${n.lastError.message}`.trim().slice(0, 200) : n.enabled && n.installerPod?.reason ? `installer pod ${n.installerPod.name}: ${n.installerPod.reason}`.slice(0, 200) : '',
   ]);
   const lines = [header, ...rows];
   const widths = header.map((_, i) => Math.max(...lines.map((r) => (r[i] ?? '').length)));
@@ -134,15 +168,25 @@ export function statusTable(status: ClusterStatus): string {
     ? `installer: ${status.installer.image} (${status.installer.shims.join(', ') || 'no shims'}), pods ready ${status.installer.pods?.ready ?? 0}/${status.installer.pods?.scheduled ?? 0}`
     : 'installer: not installed (kubewasm install)';
   const classes = status.runtimeClasses.length ? `runtime classes: ${status.runtimeClasses.map((rc) => (rc.name === rc.handler ? rc.name : `${rc.name} (handler ${rc.handler})`)).join(', ')}` : 'runtime classes: none';
-  return `${installer}\n${classes}\n\n${table}\n`;
+  const pods = status.waitingPods?.length
+    ? `\nWasm pods waiting:\n${status.waitingPods.map((p) => `  ${p.namespace}/${p.name} (RuntimeClass ${p.runtimeClass}${p.since ? `, since ${p.since}` : ''}): ${p.reason}`.slice(0, 400)).join('\n')}\n`
+    : '';
+  return `${installer}\n${classes}\n\n${table}\n${pods}`;
 }
 
+/** At most this many waiting Wasm pods get their events read (one call each). */
+const WAITING_PODS_EXPLAINED = 20;
+
 export async function readStatus(kube: Kube, ns: string = NAMESPACE): Promise<ClusterStatus> {
-  const [nodes, classes, ds, pods] = await Promise.all([
+  const [nodes, classes, ds, pods, pending] = await Promise.all([
     kube.listNodes(),
     kube.call('list runtime classes', async () => (await kube.nodeApi.listRuntimeClass({ labelSelector: `app.kubernetes.io/managed-by=${MANAGED_BY['app.kubernetes.io/managed-by']}` })).items),
     kube.read<V1DaemonSet>({ apiVersion: 'apps/v1', kind: 'DaemonSet', metadata: { name: INSTALLER, namespace: ns } }),
     kube.listPods({ namespace: ns, labelSelector: `app.kubernetes.io/name=${INSTALLER}` }),
+    kube.listPods({ fieldSelector: 'status.phase=Pending' }),
   ]);
-  return clusterStatus(nodes, classes, ds, pods);
+  const waiting = waitingPods(pending, classes);
+  const events = new Map<string, CoreV1Event[]>();
+  await Promise.all(waiting.slice(0, WAITING_PODS_EXPLAINED).map(async (p) => events.set(`${p.namespace}/${p.name}`, await podEvents(kube, p.namespace, p.name))));
+  return clusterStatus(nodes, classes, ds, pods, waitingPods(pending, classes, events));
 }

@@ -76,7 +76,8 @@ export function convergeProgress(node: V1Node | undefined, desired: string, shim
   if (ann[ANNOTATIONS.desired] !== desired) {
     return { state: 'waiting', message: state ? `installer pod starting (node reports an older spec, ${state})` : 'waiting for the installer pod' };
   }
-  if (state === 'Failed') return { state: 'failed', message: ann[ANNOTATIONS.lastError] ?? 'failed (no message)' };
+  // Failed, or a user's own change the installer will not overwrite (Conflict): waiting longer changes nothing.
+  if (state === 'Failed' || state === 'Conflict') return { state: 'failed', message: ann[ANNOTATIONS.lastError] ?? `${state.toLowerCase()} (no message)` };
   const notReady = shims.filter((s) => labels[readyLabel(s)] !== READY_VALUE);
   if (state === 'Ready' && notReady.length === 0) return { state: 'done', message: `ready: ${shims.join(', ')}` };
   return { state: 'waiting', message: state === 'Converging' ? 'installing shims, restarting containerd' : `${state ?? 'starting'}; not ready yet: ${notReady.join(', ')}` };
