@@ -1,4 +1,5 @@
-// What every command file exports, and the options all commands share.
+// What every command file exports: cheap metadata (path, summary, usage,
+// options, help) and run(), which loads its lib flow only when called.
 import type { ParseArgsOptionsConfig } from 'node:util';
 
 export type OptionValues = Record<string, string | boolean | Array<string | boolean> | undefined>;
@@ -16,10 +17,10 @@ export interface Command {
   /** Words that select it, e.g. ["node", "install"]. */
   path: string[];
   summary: string;
-  /** The help text after the usage line: arguments and options. */
-  help: string;
   usage: string;
   options: ParseArgsOptionsConfig;
+  /** The help text after the usage line: arguments and options. */
+  help: string;
   /** Returns the exit code: 0 ok, 1 failed (2, bad usage, is thrown as UsageError). */
   run(ctx: CommandContext): Promise<number>;
 }
@@ -30,17 +31,12 @@ export const GLOBAL_OPTIONS: ParseArgsOptionsConfig = {
   verbose: { type: 'boolean', short: 'v' },
 };
 
-export const KUBE_OPTIONS: ParseArgsOptionsConfig = {
-  kubeconfig: { type: 'string' },
-  context: { type: 'string' },
-  namespace: { type: 'string', short: 'n' },
-};
-
 export function stringOption(options: OptionValues, name: string): string | undefined {
   const value = options[name];
   return typeof value === 'string' ? value : undefined;
 }
 
+/** A repeatable and comma-separated option's values. */
 export function listOption(options: OptionValues, name: string): string[] {
   const value = options[name];
   if (value === undefined || typeof value === 'boolean') return [];

@@ -1,23 +1,16 @@
 // The CLI's main: argv -> command -> exit code. cmd/kubewasm.ts calls it.
-import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { asKubewasmError, UsageError } from '../lib/errors.js';
+import { packageRoot } from '../lib/kube/package-root.js';
 import { GLOBAL_OPTIONS, type Command } from './command.js';
 import { COMMANDS } from './commands/index.js';
 
-const VERSION = readVersion();
-
-/** package.json is one level up from cmd/ in the sources and two from dist/cmd/. */
-function readVersion(): string {
-  for (const relative of ['../package.json', '../../package.json']) {
-    try {
-      const pkg = JSON.parse(readFileSync(new URL(relative, import.meta.url), 'utf8')) as { name?: string; version?: string };
-      if (pkg.name === 'kubewasm' && pkg.version) return pkg.version;
-    } catch {
-      // not at this level
-    }
+function version(): string {
+  try {
+    return packageRoot(import.meta.url).version;
+  } catch {
+    return 'unknown';
   }
-  return 'unknown';
 }
 
 export async function main(argv: string[]): Promise<number> {
@@ -27,7 +20,7 @@ export async function main(argv: string[]): Promise<number> {
     return argv.length === 0 ? 2 : 0;
   }
   if (argv[0] === '--version' || argv[0] === 'version') {
-    stdout.write(`kubewasm ${VERSION}\n`);
+    stdout.write(`kubewasm ${version()}\n`);
     return 0;
   }
   try {
@@ -68,7 +61,7 @@ function usageFromParseArgs(err: unknown): UsageError | undefined {
 function topHelp(): string {
   const width = Math.max(...COMMANDS.map((c) => c.path.join(' ').length));
   const lines = COMMANDS.map((c) => `  ${c.path.join(' ').padEnd(width)}  ${c.summary}`);
-  return `kubewasm ${VERSION}: give Kubernetes nodes WebAssembly.
+  return `kubewasm ${version()}: give Kubernetes nodes WebAssembly.
 
 Usage: kubewasm COMMAND [options]
 

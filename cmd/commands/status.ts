@@ -1,23 +1,22 @@
-import { dumpYaml } from '@kubernetes/client-node';
-import { readStatus, statusTable } from '../../lib/kube/status.js';
+import { STATUS_API_VERSION } from '../../lib/kube/names.js';
 import type { Command } from '../command.js';
-import { CLUSTER_HELP, CLUSTER_OPTIONS, kubeFromOptions, namespaceFromOptions, outputOption } from '../kube-options.js';
+import * as flags from '../flags.js';
+
+const OWN: flags.Flags = {
+  output: { arg: 'FORMAT', short: 'o', help: `table (default), json or yaml. The json/yaml shape is stable\n(apiVersion ${STATUS_API_VERSION}, kind Status: installer, runtimeClasses, nodes[])` },
+};
 
 export const status: Command = {
   path: ['status'],
   summary: 'Show what each node reports: enabled, state, shims ready, last error',
   usage: 'kubewasm status [-o table|json|yaml] [options]',
-  options: { ...CLUSTER_OPTIONS, output: { type: 'string', short: 'o' } },
-  help: `  -o, --output FORMAT       table (default), json or yaml. The json/yaml shape is stable
-                            (apiVersion kubewasm.io/v1alpha1, kind Status: installer, runtimeClasses, nodes[])
-
-${CLUSTER_HELP}`,
-  async run(ctx) {
-    const format = outputOption(ctx.options, ['table', 'json', 'yaml']);
-    const result = await readStatus(kubeFromOptions(ctx.options), namespaceFromOptions(ctx.options));
-    if (format === 'json') ctx.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
-    else if (format === 'yaml') ctx.stdout.write(dumpYaml(result));
-    else ctx.stdout.write(statusTable(result));
+  options: flags.parseConfig(flags.KUBE_FLAGS, OWN),
+  help: `${flags.helpOf('', OWN)}\n\n${flags.KUBE_HELP}`,
+  async run({ options, stdout }) {
+    const format = flags.outputOption(options, ['table', 'json', 'yaml']);
+    const [{ readStatus, statusTable }, { Kube }, { dumpYaml }] = await Promise.all([import('../../lib/kube/status.js'), import('../../lib/kube/client.js'), import('@kubernetes/client-node')]);
+    const result = await readStatus(Kube.connect(flags.kubeTarget(options)), flags.namespace(options));
+    stdout.write(format === 'json' ? `${JSON.stringify(result, null, 2)}\n` : format === 'yaml' ? dumpYaml(result) : statusTable(result));
     return 0;
   },
 };

@@ -15,7 +15,9 @@ import type {
 import { dumpYaml } from '@kubernetes/client-node';
 import type { ShimInfo } from '../shims/catalog.js';
 import {
+  DEFAULT_INSTALLER_IMAGE,
   desiredDigest,
+  ENV,
   INSTALLER,
   installerUser,
   MANAGED_BY,
@@ -31,7 +33,7 @@ import {
   runtimeClassesFor,
 } from './names.js';
 
-export const DEFAULT_INSTALLER_IMAGE = 'kubewasm.io/node-installer:0.1.0';
+export { DEFAULT_INSTALLER_IMAGE, ENV } from './names.js';
 /** The installer's readiness endpoint (GET /readyz). */
 export const PROBE_PORT = 8467;
 /** How often the kubelet asks it: readiness follows the node's real state within this (one failure is enough). */
@@ -51,13 +53,6 @@ export interface ManifestOptions {
   maxUnavailable?: number;
 }
 
-/** The installer's environment variables (read by cmd/node-installer.ts). */
-export const ENV = {
-  nodeName: 'NODE_NAME',
-  shims: 'KUBEWASM_SHIMS',
-  image: 'KUBEWASM_IMAGE',
-  installDir: 'KUBEWASM_INSTALL_DIR',
-} as const;
 
 const selectorLabels = { 'app.kubernetes.io/name': INSTALLER };
 const labels = (extra: Record<string, string> = {}) => ({ ...MANAGED_BY, ...PART_OF, ...extra });

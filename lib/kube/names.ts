@@ -17,6 +17,28 @@ export function installerUser(namespace: string = NAMESPACE): string {
   return `system:serviceaccount:${namespace}:${INSTALLER}`;
 }
 
+/** The installer image `kubewasm manifests` names (install builds and tags its own). */
+export const DEFAULT_INSTALLER_IMAGE = 'kubewasm.io/node-installer:0.1.0';
+
+/** The installer's environment variables (set by the DaemonSet, read by cmd/node-installer.ts). */
+export const ENV = {
+  nodeName: 'NODE_NAME',
+  shims: 'KUBEWASM_SHIMS',
+  image: 'KUBEWASM_IMAGE',
+  installDir: 'KUBEWASM_INSTALL_DIR',
+} as const;
+
+/** The apiVersion of `kubewasm status -o json|yaml`. */
+export const STATUS_API_VERSION = 'kubewasm.io/v1alpha1';
+/** On each RuntimeClass: the shim whose ready label schedules it. */
+export const SHIM_LABEL = 'kubewasm.io/shim';
+/** On the pod template: desiredDigest() of the spec, the same the nodes report in ANNOTATIONS.desired. */
+export const DESIRED_ANNOTATION = 'kubewasm.io/desired';
+/** On verify's and the bench's pods. */
+export const VERIFY_LABEL = 'kubewasm.io/verify';
+/** Label and annotation keys that are kubewasm's (the admission policy lets the installer change only these). */
+export const OWN_KEY_PREFIX = 'kubewasm.io/';
+
 /** On every object kubewasm creates. */
 export const MANAGED_BY = { 'app.kubernetes.io/managed-by': 'kubewasm' } as const;
 export const PART_OF = { 'app.kubernetes.io/part-of': 'kubewasm' } as const;
@@ -47,7 +69,7 @@ export const ANNOTATIONS = {
   /** Converging | Ready | Drifted | Conflict | Failed | Resetting (removed, with all the others, once the node is reset). */
   state: 'kubewasm.io/state',
   /** desiredDigest() of the spec the node last converged to (or is converging to). */
-  desired: 'kubewasm.io/desired',
+  desired: DESIRED_ANNOTATION,
   /** JSON: [{ "name", "version", "sha256", "runtime" }] of the shims installed. */
   shims: 'kubewasm.io/shims',
   /** "sha256:<hex>" of the containerd config file after the last converge. */

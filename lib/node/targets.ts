@@ -2,14 +2,13 @@
 // (user@host[:port]), docker containers, this machine, or an inventory file
 // (YAML or JSON) that lists them with per-node settings. Parsing is pure; the
 // only I/O is opening the transport.
+import { homedir } from 'node:os';
 import type { SetupOverrides } from '../containerd/facts.js';
-import type { Flavour } from '../containerd/setup.js';
+import { FLAVOURS, isFlavour } from '../containerd/presets.js';
 import { KubewasmError, UsageError } from '../errors.js';
 import type { NodeHost } from '../host/host.js';
-import { DockerApi } from '../host/docker-api.js';
-import { DockerHost } from '../host/docker.js';
-import { LocalHost } from '../host/local.js';
-import { SshHost, type SshTarget } from '../host/ssh.js';
+import type { DockerApi } from '../host/docker-api.js';
+import type { SshTarget } from '../host/ssh.js';
 
 /** Settings a node may carry beside how it is reached. */
 export interface NodeSettings {
@@ -54,7 +53,6 @@ export function sshTargetName(ssh: SshTarget): string {
   return `${ssh.user ?? process.env['USER'] ?? 'root'}@${host}${ssh.port && ssh.port !== 22 ? `:${ssh.port}` : ''}`;
 }
 
-const FLAVOURS: Flavour[] = ['containerd', 'k3s', 'rke2', 'microk8s', 'k0s'];
 const NODE_KEYS = new Set(['name', 'host', 'ssh', 'user', 'port', 'identity', 'knownHosts', 'acceptNewHostKey', 'docker', 'local', 'root', 'installDir', 'stateDir', 'containerd']);
 const CONTAINERD_KEYS = new Set(['config', 'address', 'binary', 'restartCommand', 'flavour']);
 
@@ -132,23 +130,46 @@ export function inventoryTargets(content: unknown, file: string, defaults: Parti
   });
 }
 
-function containerdSettings(value: unknown, bad: (what: string) => KubewasmError, base: SetupOverrides = {}): SetupOverrides | undefined {
-  if (value === undefined || value === null) return Object.keys(base).length ? base : undefined;
-  if (typeof value !== 'object' || Array.isArray(value)) throw bad('"containerd" must be a mapping');
-  const out: SetupOverrides = { ...base };
-  for (const [key, v] of Object.entries(value as Record<string, unknown>)) {
-    if (!CONTAINERD_KEYS.has(key)) throw bad(`unknown containerd key '${key}' (known: ${[...CONTAINERD_KEYS].join(', ')})`);
-    if (typeof v !== 'string') throw bad(`containerd.${key} must be a string`);
+/** The containerd settings a user may give, by their inventory names (flags use the same, as --config, --containerd-address, …). */
+export interface ContainerdSettings {
+  config?: string | undefined;
+  address?: string | undefined;
+  binary?: string | undefined;
+  restartCommand?: string | undefined;
+  flavour?: string | undefined;
+}
+
+/**
+ * The one parser of containerd overrides, for flags and inventory files alike:
+ * `label` names a key the way the user wrote it (--flavour, containerd.flavour).
+ */
+export function containerdOverrides(settings: ContainerdSettings, label: (key: string) => string, bad: (what: string) => Error): SetupOverrides {
+  const out: SetupOverrides = {};
+  for (const [key, v] of Object.entries(settings)) {
+    if (v === undefined) continue;
+    if (!CONTAINERD_KEYS.has(key)) throw bad(`unknown ${label('')}key '${key}' (known: ${[...CONTAINERD_KEYS].join(', ')})`);
+    if (typeof v !== 'string') throw bad(`${label(key)} must be a string`);
     if (key === 'config') out.configPath = v;
     else if (key === 'address') out.address = v;
     else if (key === 'binary') out.binary = v;
     else if (key === 'restartCommand') out.restart = { kind: 'command', argv: ['sh', '-c', v] };
     else if (key === 'flavour') {
-      if (!FLAVOURS.includes(v as Flavour)) throw bad(`unknown containerd.flavour '${v}' (choose one of ${FLAVOURS.join(', ')})`);
-      out.flavour = v as Flavour;
+      if (!isFlavour(v)) throw bad(`unknown ${label(key)} '${v}' (choose one of ${FLAVOURS.join(', ')})`);
+      out.flavour = v;
     }
   }
   return out;
+}
+
+function containerdSettings(value: unknown, bad: (what: string) => KubewasmError, base: SetupOverrides = {}): SetupOverrides | undefined {
+  if (value === undefined || value === null) return Object.keys(base).length ? base : undefined;
+  if (typeof value !== 'object' || Array.isArray(value)) throw bad('"containerd" must be a mapping');
+  return { ...base, ...containerdOverrides(value as ContainerdSettings, (key) => (key ? `containerd.${key}` : 'containerd '), bad) };
+}
+
+/** The converge options of one node: the command line's, with the node's own settings over them. */
+export function targetOptions<O extends NodeSettings>(base: O, target: NodeTarget): O {
+  return { ...base, containerd: { ...base.containerd, ...target.containerd }, ...(target.stateDir ? { stateDir: target.stateDir } : {}) };
 }
 
 /** Parses an inventory file's text: JSON, else YAML. */
@@ -162,22 +183,68 @@ export async function parseInventoryText(text: string, file: string): Promise<un
     }
   }
   try {
-    // js-yaml, through the Kubernetes client kubewasm depends on anyway; loaded only for inventories.
-    const { loadYaml } = await import('@kubernetes/client-node');
-    return loadYaml<unknown>(text);
+    // js-yaml (not the Kubernetes client, which costs a second to load), only for inventories.
+    const { load } = await import('js-yaml');
+    return load(text);
   } catch (err) {
     throw new KubewasmError({ what: `not valid YAML or JSON: ${(err as Error).message.split('\n')[0]}`, where: file, fix: 'fix the inventory file', exitCode: 2 });
   }
 }
 
-/** Opens the transport of a target. */
+/** Opens the transport of a target (each transport's module is loaded only when a target needs it). */
 export async function openTarget(target: NodeTarget, docker?: DockerApi): Promise<NodeHost> {
   switch (target.kind) {
-    case 'ssh':
+    case 'ssh': {
+      const { SshHost } = await import('../host/ssh.js');
       return SshHost.connect({ ...target.ssh, name: target.name });
-    case 'docker':
+    }
+    case 'docker': {
+      const [{ DockerHost }, { DockerApi }] = await Promise.all([import('../host/docker.js'), import('../host/docker-api.js')]);
       return new DockerHost(docker ?? new DockerApi(), { id: target.container, name: target.name });
-    case 'local':
+    }
+    case 'local': {
+      const { LocalHost } = await import('../host/local.js');
       return new LocalHost({ name: target.name, ...(target.root ? { root: target.root, nsenter: true } : {}) });
+    }
   }
+}
+
+/** How the user chose nodes: this machine, SSH addresses, a kind/k3d cluster's containers, an inventory. */
+export interface TargetSelection {
+  local?: { root?: string | undefined };
+  ssh?: readonly string[];
+  /** Settings for every SSH node (the inventory's own settings win). */
+  sshDefaults?: Partial<SshTarget>;
+  docker?: { cluster?: string | undefined };
+  inventory?: string | undefined;
+}
+
+export const expandHome = (p: string, home = homedir()): string => (p === '~' || p.startsWith('~/') ? `${home}${p.slice(1)}` : p);
+
+/** The targets a selection names, each once (reads the inventory, asks Docker for the cluster's nodes). */
+export async function findTargets(sel: TargetSelection): Promise<NodeTarget[]> {
+  if (sel.local) return [{ kind: 'local', name: 'local', ...(sel.local.root ? { root: sel.local.root } : {}) }];
+  const defaults = sel.sshDefaults ?? {};
+  const targets: NodeTarget[] = (sel.ssh ?? []).map((spec) => {
+    const ssh = parseSshSpec(spec, defaults);
+    return { kind: 'ssh', name: sshTargetName(ssh), ssh };
+  });
+  if (sel.docker) {
+    const [{ findClusterNodes }, { DockerApi }] = await Promise.all([import('../host/docker.js'), import('../host/docker-api.js')]);
+    for (const node of await findClusterNodes(new DockerApi(), sel.docker.cluster)) targets.push({ kind: 'docker', name: node.name, container: node.id });
+  }
+  if (sel.inventory) {
+    const { readFile } = await import('node:fs/promises');
+    const file = sel.inventory;
+    const text = await readFile(file, 'utf8').catch((err: Error) => {
+      throw new UsageError(`cannot read the inventory: ${err.message}`);
+    });
+    targets.push(...inventoryTargets(await parseInventoryText(text, file), file, defaults, (p) => expandHome(p)));
+  }
+  const seen = new Set<string>();
+  for (const t of targets) {
+    if (seen.has(t.name)) throw new UsageError(`the node ${t.name} is named twice`);
+    seen.add(t.name);
+  }
+  return targets;
 }

@@ -70,14 +70,15 @@ describe('loading images into nodes', () => {
   it('the commands per method', () => {
     expect(planLoad('kind', { kind: 'kind', cluster: 'dev' }, ['a', 'b'], ['/i.tar'], env())).toEqual([{ target: "kind cluster 'dev'", argv: ['kind', 'load', 'image-archive', '/i.tar', '--name', 'dev', '--nodes', 'a,b'] }]);
     expect(planLoad('k3d', { kind: 'k3d', cluster: 'w' }, ['x'], ['/i.tar', '/s.tar'], env())).toEqual([{ target: "k3d cluster 'w'", argv: ['k3d', 'image', 'import', '/i.tar', '/s.tar', '--cluster', 'w'] }]);
-    expect(planLoad('docker', { kind: 'generic' }, ['node-1'], ['/i.tar'], env())).toEqual([{ target: 'node-1', argv: ['docker', 'exec', '-i', 'kubewasm-lab-node-1', 'ctr', '-n', 'k8s.io', 'images', 'import', '-'], stdinFile: '/i.tar' }]);
+    expect(planLoad('docker', { kind: 'generic' }, ['node-1'], ['/i.tar'], env())).toEqual([{ target: 'node-1', container: 'kubewasm-lab-node-1', argv: ['ctr', '-n', 'k8s.io', 'images', 'import', '-'], stdinFile: '/i.tar' }]);
     expect(planLoad('ctr', { kind: 'generic' }, ['vm'], ['/i.tar'], env())).toEqual([{ target: 'this machine', argv: ['ctr', '-n', 'k8s.io', 'images', 'import', '/i.tar'] }]);
     expect(planLoad('none', { kind: 'generic' }, ['vm'], ['/i.tar'], env())).toEqual([]);
   });
 
   it("removal takes every tag of kubewasm's own images, and nothing else", () => {
     const [step] = planRemove('docker', ['node-2'], env());
-    expect(step?.argv.slice(0, 3)).toEqual(['docker', 'exec', 'kubewasm-lab-node-2']);
+    expect(step?.container).toBe('kubewasm-lab-node-2');
+    expect(step?.argv.slice(0, 2)).toEqual(['sh', '-c']);
     const script = step?.argv.at(-1) ?? '';
     const images = ['kubewasm.io/node-installer:0.1.0-abc', 'kubewasm.io/smoke:hello', 'kubewasm.io/smoke:native', 'kubewasm.io/lab/busybox:1', 'registry.k8s.io/pause:3.10'];
     const kept = execFileSync('sh', ['-c', `printf '%s\\n' ${images.join(' ')} | grep -vE "$(printf '%s' "$1")"`, 'sh', /grep -E '([^']+)'/.exec(script)![1]!], { encoding: 'utf8' });

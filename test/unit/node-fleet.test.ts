@@ -2,7 +2,7 @@
 // at most K nodes are in at once; a failing node does not stop the others.
 import { describe, expect, it } from 'vitest';
 import type { ConvergeResult } from '../../lib/node/converge.js';
-import { runFleet } from '../../lib/node/fleet.js';
+import { scheduleFleet } from '../../lib/node/fleet.js';
 import type { NodeHost } from '../../lib/host/host.js';
 import { Semaphore } from '../../lib/host/semaphore.js';
 
@@ -11,7 +11,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const host = (name: string) => ({ name, close: async () => {} }) as unknown as NodeHost;
 const result = (node: string) => ({ plan: { node }, applied: true, recovered: false, timings: {} }) as unknown as ConvergeResult;
 
-describe('runFleet', () => {
+describe('scheduleFleet', () => {
   it.each([1, 2, 3])('with --max-unavailable %i: exactly that many restart at once at most; a bounded number upload and are in flight', async (k) => {
     const peak = { inFlight: 0, uploading: 0, restarting: 0 };
     const now = { inFlight: 0, uploading: 0, restarting: 0 };
@@ -21,7 +21,7 @@ describe('runFleet', () => {
     };
     const nodes = Array.from({ length: 8 }, (_, i) => ({ name: `n${i}`, connect: async () => host(`n${i}`) }));
     const order: string[] = [];
-    const outcomes = await runFleet(
+    const outcomes = await scheduleFleet(
       nodes,
       async (h, options) => {
         enter('inFlight');
@@ -52,7 +52,7 @@ describe('runFleet', () => {
   it('--parallel and the upload limit can be set', async () => {
     let inFlight = 0;
     let peak = 0;
-    await runFleet(
+    await scheduleFleet(
       Array.from({ length: 5 }, (_, i) => ({ name: `n${i}`, connect: async () => host(`n${i}`) })),
       async (h) => {
         peak = Math.max(peak, ++inFlight);
@@ -67,7 +67,7 @@ describe('runFleet', () => {
 
   it('a failing node fails alone, in order, with its name', async () => {
     const done: string[] = [];
-    const outcomes = await runFleet(
+    const outcomes = await scheduleFleet(
       [
         { name: 'a', connect: async () => host('a') },
         { name: 'b', connect: async () => Promise.reject(new Error('connection refused')) },
@@ -85,7 +85,7 @@ describe('runFleet', () => {
   it('does not start nodes after an abort', async () => {
     const abort = new AbortController();
     abort.abort(new Error('SIGINT'));
-    const outcomes = await runFleet([{ name: 'a', connect: async () => host('a') }], async (h) => result(h.name), { signal: abort.signal });
+    const outcomes = await scheduleFleet([{ name: 'a', connect: async () => host('a') }], async (h) => result(h.name), { signal: abort.signal });
     expect(outcomes[0]!.ok).toBe(false);
   });
 });

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { pinsFromOptions, shimOriginFromOptions } from '../../cmd/shim-sources.js';
+import { pinsFromOptions, shimOriginFromOptions } from '../../cmd/flags.js';
 import { UsageError } from '../../lib/errors.js';
 import { defaultCacheDir } from '../../lib/shims/cache.js';
 import { SHIMS } from '../../lib/shims/catalog.js';
@@ -10,21 +10,25 @@ import { githubApiUrlFrom, githubTokenFromEnv } from '../../lib/shims/github.js'
 import { serializeLock } from '../../lib/shims/lockfile.js';
 
 describe('shim source options', () => {
-  it('defaults to GitHub, honouring GITHUB_API_URL and GITHUB_TOKEN', () => {
-    expect(shimOriginFromOptions({}, {})).toEqual({ kind: 'github', apiUrl: 'https://api.github.com', token: undefined });
-    expect(shimOriginFromOptions({}, { GITHUB_API_URL: 'https://ghe.example/api/v3/', GITHUB_TOKEN: 't' })).toEqual({ kind: 'github', apiUrl: 'https://ghe.example/api/v3', token: 't' });
-    expect(shimOriginFromOptions({ 'github-api-url': 'http://127.0.0.1:9' }, { GITHUB_API_URL: 'https://ghe.example' })).toMatchObject({ apiUrl: 'http://127.0.0.1:9' });
+  it('defaults to GitHub, honouring GITHUB_API_URL and GITHUB_TOKEN', async () => {
+    expect(await shimOriginFromOptions({}, {})).toEqual({ kind: 'github', apiUrl: 'https://api.github.com', token: undefined });
+    expect(await shimOriginFromOptions({}, { GITHUB_API_URL: 'https://ghe.example/api/v3/', GITHUB_TOKEN: 't' })).toEqual({ kind: 'github', apiUrl: 'https://ghe.example/api/v3', token: 't' });
+    expect(await shimOriginFromOptions({ 'github-api-url': 'http://127.0.0.1:9' }, { GITHUB_API_URL: 'https://ghe.example' })).toMatchObject({ apiUrl: 'http://127.0.0.1:9' });
     expect(githubTokenFromEnv({ GH_TOKEN: 'g' })).toBe('g');
     expect(githubApiUrlFrom(undefined, {})).toBe('https://api.github.com');
   });
 
-  it('takes --bundle or --mirror, one source at a time', () => {
-    expect(shimOriginFromOptions({ bundle: 'b.tar' }, {})).toEqual({ kind: 'bundle', file: 'b.tar' });
-    expect(shimOriginFromOptions({ mirror: 'http://127.0.0.1:8080/gh' }, {})).toEqual({ kind: 'mirror', url: 'http://127.0.0.1:8080/gh' });
-    expect(() => shimOriginFromOptions({ bundle: 'b', mirror: 'http://x' }, {})).toThrow(UsageError);
-    expect(() => shimOriginFromOptions({ bundle: 'b', 'shim-dir': 'd' }, {})).toThrow(/--bundle and --shim-dir name different sources/);
-    expect(() => shimOriginFromOptions({ mirror: 'ftp://x' }, {})).toThrow(/not an http\(s\) URL/);
-    expect(() => shimOriginFromOptions({ mirror: 'http://x', 'github-api-url': 'http://y' }, {})).toThrow(/no use with --mirror/);
+  it('takes --bundle or --mirror, one source at a time', async () => {
+    expect(await shimOriginFromOptions({ bundle: 'b.tar' }, {})).toEqual({ kind: 'bundle', file: 'b.tar' });
+    expect(await shimOriginFromOptions({ mirror: 'http://127.0.0.1:8080/gh' }, {})).toEqual({ kind: 'mirror', url: 'http://127.0.0.1:8080/gh' });
+    await expect(shimOriginFromOptions({ bundle: 'b', mirror: 'http://x' }, {})).rejects.toThrow(UsageError);
+    await expect(shimOriginFromOptions({ bundle: 'b', 'shim-dir': 'd' }, {})).rejects.toThrow(/--bundle and --shim-dir name different sources/);
+    await expect(shimOriginFromOptions({ mirror: 'ftp://x' }, {})).rejects.toThrow(/not an http\(s\) URL/);
+    await expect(shimOriginFromOptions({ mirror: 'http://x', 'github-api-url': 'http://y' }, {})).rejects.toThrow(/no use with --mirror/);
+  });
+
+  it('reads --accept-advisory as the advisories the user accepted', async () => {
+    expect((await pinsFromOptions({ 'accept-advisory': ['GHSA-cc25-vq59-rcjx,CVE-2026-47218'] }, [SHIMS.wasmtime], ['amd64'])).acceptAdvisories).toEqual(['GHSA-cc25-vq59-rcjx', 'CVE-2026-47218']);
   });
 
   it('reads pins: versions per shim, sha256 per shim/arch', async () => {

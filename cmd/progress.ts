@@ -1,0 +1,172 @@
+// The one renderer of progress, decided once per command: a listr2 tree with a
+// row per node on a terminal (not in CI), plain lines otherwise. It shows fleet
+// events, nodes converging in a cluster, and shim downloads. listr2 is loaded
+// only when a terminal shows it.
+import type { FleetEvent, FleetOutcome } from '../lib/node/fleet.js';
+import { fleetSummary, outcomeJson, resultJson, resultLines, resultSummary } from '../lib/node/outcome.js';
+import type { ClusterEvent } from '../lib/kube/install.js';
+import type { VerifyResult } from '../lib/kube/verify.js';
+import type { ShimEvent } from '../lib/shims/releases.js';
+import type { CommandContext } from './command.js';
+
+/** A node's row: text while it works; a state when it is done. */
+export type Row = (node: string, text: string, state?: 'done' | 'failed') => void;
+export interface Rows {
+  row: Row;
+  /** The work is over: rows nobody finished end; resolves once the view is drawn. */
+  end(): Promise<void>;
+}
+
+export interface Progress {
+  tty: boolean;
+  line(text: string): void;
+  shim(e: ShimEvent): void;
+  /** A row per node, from now until end(). */
+  rows(names: readonly string[]): Rows;
+}
+
+export function progress(ctx: CommandContext, options: { quietRows?: boolean } = {}): Progress {
+  const tty = Boolean(ctx.stderr.isTTY) && !process.env['CI'];
+  const line = (text: string) => void ctx.stderr.write(`${text}\n`);
+  const mark = (state?: string) => (state === 'done' ? '✓ ' : state === 'failed' ? '✗ ' : '');
+  return {
+    tty,
+    line,
+    shim: plainShimProgress(line, Boolean(ctx.options['verbose'])),
+    rows: (names) =>
+      options.quietRows ? { row: () => {}, end: async () => {} }
+      : tty && names.length ? listrRows(ctx.stderr as NodeJS.WriteStream, names)
+      : { row: (node, text, state) => line(`${node}: ${mark(state)}${text}`), end: async () => {} },
+  };
+}
+
+const mb = (n: number) => (n < 1e6 ? `${(n / 1e3).toFixed(1)} kB` : `${(n / 1e6).toFixed(1)} MB`);
+const short = (hex: string) => `${hex.slice(0, 12)}…`;
+const label = (a: { shim: { name: string }; version: string; arch: string }) => `${a.shim.name} ${a.version} ${a.arch}`;
+
+/** Shim lines: resolved, 25 % steps of a download, verified, ready. */
+export function plainShimProgress(log: (line: string) => void, verbose = false): (e: ShimEvent) => void {
+  const steps = new Map<string, number>();
+  return (e) => {
+    const name = label(e.artifact);
+    const bundle = e.artifact.fetch.kind === 'bundle';
+    if (e.type === 'resolved') log(`${name}: ${e.artifact.asset} (${e.artifact.tag}), sha256 ${short(e.artifact.sha256)} from ${e.artifact.digestSource}`);
+    else if (e.type === 'cached') log(`${name}: in the cache, sha256 checked`);
+    else if (e.type === 'verified') log(`${name}: ${bundle ? 'copied' : 'downloaded'} ${mb(e.bytes)}${bundle ? ' from the bundle' : ''}, sha256 verified`);
+    else if (e.type === 'skipped-entry' && verbose) log(`${name}: ${e.reason}`);
+    else if (e.type === 'ready') log(`${name}: ${e.artifact.shim.binaryName} ready (sha256 ${short(e.artifact.binarySha256)})`);
+    else if (e.type === 'progress' && e.total) {
+      const step = Math.floor((e.received / e.total) * 4);
+      if (step > (steps.get(name) ?? -1) && step < 4) {
+        steps.set(name, step);
+        log(`${name}: downloading ${mb(e.received)} of ${mb(e.total)}`);
+      }
+    }
+  };
+}
+
+function listrRows(stream: NodeJS.WriteStream, names: readonly string[]): Rows {
+  type Task = { title: string; output: string };
+  const tasks = new Map<string, Task>();
+  const latest = new Map<string, string>();
+  const ends = new Map<string, { resolve: () => void; reject: (e: Error) => void }>();
+  const ended = new Map(names.map((n) => [n, new Promise<void>((resolve, reject) => ends.set(n, { resolve, reject }))]));
+  for (const p of ended.values()) p.catch(() => {});
+  const view = import('listr2').then(({ Listr, ListrLogger, ProcessOutput }) =>
+    new Listr(
+      names.map((name) => ({
+        title: name,
+        task: async (_: unknown, task: Task) => {
+          tasks.set(name, task);
+          if (latest.has(name)) task.output = latest.get(name)!;
+          await ended.get(name);
+          task.title = `${name}: ${latest.get(name) ?? 'done'}`;
+        },
+      })),
+      { concurrent: true, exitOnError: false, rendererOptions: { logger: new ListrLogger({ processOutput: new ProcessOutput(stream, stream) }), collapseErrors: false } },
+    ).run().catch(() => {}),
+  );
+  return {
+    row: (node, text, state) => {
+      latest.set(node, text);
+      const task = tasks.get(node);
+      if (task && !state) task.output = text;
+      if (state === 'done') ends.get(node)?.resolve();
+      if (state === 'failed') ends.get(node)?.reject(new Error(`${node}: ${text}`));
+    },
+    end: async () => {
+      for (const [name, end] of ends) end.reject(new Error(`${name}: ${latest.get(name) ?? 'no news'}`)); // settled rows keep their state
+      await view;
+    },
+  };
+}
+
+export function verifyLine(r: VerifyResult): string {
+  return `${r.skipped ? '-' : r.ok ? '✓' : '✗'} RuntimeClass ${r.runtimeClass}${r.handler !== r.runtimeClass ? ` (handler ${r.handler})` : ''}: ${r.message}\n`;
+}
+
+/** Renders a cluster flow's events: info on stderr (stdout for a dry run, whose lines are its output), a row per node while waiting, results on stdout. */
+export function clusterView(ctx: CommandContext, dryRun = false): { onEvent: (e: ClusterEvent | { type: 'result'; text: string }) => void; end(): Promise<void> } {
+  const view = progress(ctx);
+  let rows: Rows | undefined;
+  const ending: Promise<void>[] = [];
+  return {
+    onEvent: (e) => {
+      if (e.type === 'info') (dryRun ? ctx.stdout : ctx.stderr).write(`${e.text}\n`);
+      else if (e.type === 'result') ctx.stdout.write(`${e.text}\n`);
+      else if (e.type === 'verify') ctx.stdout.write(verifyLine(e.result));
+      else if (e.type === 'shim') view.shim(e.event);
+      else if (e.type === 'waiting') rows = view.rows(e.nodes);
+      else if (e.type === 'node') rows?.row(e.node, e.progress.message, e.progress.state === 'waiting' ? undefined : e.progress.state);
+      else if (e.type === 'waited' && rows) ending.push(rows.end());
+    },
+    end: async () => void (await Promise.all(ending)),
+  };
+}
+
+/**
+ * Runs a fleet with its rows, Ctrl-C handling and results: one object for
+ * --local (its failure is the command's error), else a line per node and a
+ * summary (or a JSON array). Returns the exit code.
+ */
+export async function showFleet(ctx: CommandContext, json: boolean, names: string[], local: boolean, start: (onEvent: (e: FleetEvent) => void, signal: AbortSignal) => Promise<FleetOutcome[]>): Promise<number> {
+  const view = progress(ctx, { quietRows: json });
+  // Ctrl-C: nodes stop at their next safe point and undo; a node restarting containerd finishes that step.
+  const abort = new AbortController();
+  const onSigint = () => {
+    if (abort.signal.aborted) {
+      ctx.stderr.write('\ninterrupted again: quitting now; the next run completes or undoes what each node journaled\n');
+      process.exit(130);
+    }
+    ctx.stderr.write('\ninterrupting: each node undoes what it started, or finishes its containerd restart (Ctrl-C again to quit at once)\n');
+    abort.abort(new Error('SIGINT'));
+  };
+  process.on('SIGINT', onSigint);
+  const rows = view.rows(names);
+  let outcomes: FleetOutcome[];
+  try {
+    outcomes = await start((e) => {
+      if (e.type === 'shim') view.shim(e.event);
+      else if (e.type === 'step') rows.row(e.node, e.message);
+      else rows.row(e.outcome.node, e.outcome.ok ? resultSummary(e.outcome.result) : e.outcome.error.what, e.outcome.ok ? 'done' : 'failed');
+    }, abort.signal);
+  } finally {
+    process.removeListener('SIGINT', onSigint);
+    await rows.end();
+  }
+  const out = (text: string) => ctx.stdout.write(`${text}\n`);
+  if (local) {
+    const [only] = outcomes;
+    if (!only!.ok) throw only!.error;
+    if (json) out(JSON.stringify(resultJson(only!.result), null, 2));
+    else for (const l of resultLines(only!.result)) out(`${only!.node}: ${l}`);
+    return abort.signal.aborted ? 130 : 0;
+  }
+  if (json) out(JSON.stringify(outcomes.map(outcomeJson), null, 2));
+  else for (const o of outcomes) o.ok ? resultLines(o.result).forEach((l) => out(`${o.node}: ${l}`)) : out(`${o.node}: ✗ ${o.error.message.replace(/\n/g, `\n${o.node}:   `)}`);
+  const failed = outcomes.filter((o) => !o.ok);
+  ctx.stderr.write(`${fleetSummary(outcomes)}\n`);
+  if (abort.signal.aborted) return 130;
+  if (failed.length && failed.every((f) => !f.ok && f.error.exitCode === 2)) return 2;
+  return failed.length ? 1 : 0;
+}
