@@ -11,7 +11,7 @@
 //   yet, overlay or network mounts) or an event was lost.
 // A change is reported once per differing fingerprint, after `debounceMs`
 // (an editor's or a package manager's burst of writes is one change).
-import { watch, type FSWatcher } from 'node:fs';
+import { statSync, watch, type FSWatcher } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
 
@@ -46,7 +46,8 @@ export function watchedDirs(targets: readonly WatchedPath[]): string[] {
 export class NodeWatcher {
   private targets: WatchedPath[] = [];
   private readonly seen = new Map<string, string>();
-  private readonly dirWatchers = new Map<string, FSWatcher>();
+  /** Each watched directory with the inode it had when armed (a directory deleted and made again is a new inode: re-armed). */
+  private readonly dirWatchers = new Map<string, { watcher: FSWatcher; ino: number }>();
   private pollTimer: NodeJS.Timeout | undefined;
   private debounceTimer: NodeJS.Timeout | undefined;
   private readonly changed = new Set<string>();
@@ -65,7 +66,7 @@ export class NodeWatcher {
     if (same) return;
     this.targets = [...targets];
     const wanted = new Set(watchedDirs(this.targets));
-    for (const [dir, watcher] of this.dirWatchers) {
+    for (const [dir, { watcher }] of this.dirWatchers) {
       if (!wanted.has(dir)) {
         watcher.close();
         this.dirWatchers.delete(dir);
@@ -85,7 +86,7 @@ export class NodeWatcher {
     clearInterval(this.pollTimer);
     this.pollTimer = undefined;
     clearTimeout(this.debounceTimer);
-    for (const watcher of this.dirWatchers.values()) watcher.close();
+    for (const { watcher } of this.dirWatchers.values()) watcher.close();
     this.dirWatchers.clear();
   }
 
@@ -96,7 +97,12 @@ export class NodeWatcher {
 
   private armDirs(): void {
     for (const dir of watchedDirs(this.targets)) {
-      if (this.dirWatchers.has(dir)) continue;
+      const ino = inodeOf(this.onHost(dir));
+      const armed = this.dirWatchers.get(dir);
+      if (armed && armed.ino === ino) continue;
+      armed?.watcher.close();
+      this.dirWatchers.delete(dir);
+      if (ino === undefined) continue; // not there (yet): the poll covers it
       try {
         const watcher = watch(this.onHost(dir), { persistent: false }, (_event, name) => {
           const file = name ? path.posix.join(dir, name.toString()) : undefined;
@@ -105,10 +111,10 @@ export class NodeWatcher {
         watcher.on('error', () => {
           // The directory went away (rm -rf /var/lib/kubewasm): the poll sees it, and re-arms once it is back.
           watcher.close();
-          this.dirWatchers.delete(dir);
+          if (this.dirWatchers.get(dir)?.watcher === watcher) this.dirWatchers.delete(dir);
           void this.check('inotify');
         });
-        this.dirWatchers.set(dir, watcher);
+        this.dirWatchers.set(dir, { watcher, ino });
       } catch {
         // Not there (yet), or no inotify here: the poll covers it.
       }
@@ -133,7 +139,7 @@ export class NodeWatcher {
           this.counts[means] += 1;
           this.changed.add(`${t.what} ${t.path} ${now === 'absent' ? 'was removed' : before === 'absent' ? 'appeared' : 'changed'}`);
         }
-        if (means === 'poll') this.armDirs();
+        this.armDirs();
       } while (this.recheck);
       if (this.changed.size && !this.debounceTimer) {
         this.debounceTimer = setTimeout(() => {
@@ -159,5 +165,13 @@ export class NodeWatcher {
 
   private onHost(nodePath: string): string {
     return path.join(this.options.root, nodePath);
+  }
+}
+
+function inodeOf(file: string): number | undefined {
+  try {
+    return statSync(file).ino;
+  } catch {
+    return undefined;
   }
 }
