@@ -15,7 +15,7 @@ import { checkShims, copyOnNode, prepareConfigWrite, runShim, ShimByteCache, upl
 import { ownerText } from './node-lock.js';
 import { noGate, type ApplyTimings, type NodeOptions } from './options.js';
 import type { NodePlan } from './plan.js';
-import { DEFAULT_STATE_DIR } from './record.js';
+import { DEFAULT_STATE_DIR, installedShim } from './record.js';
 import { runSteps, throwIfAborted, UndoFailed, unreachableOutcome, type Step } from './steps.js';
 import { cleanUp, complete, undoConfig, undoFiles } from './undo.js';
 
@@ -104,8 +104,9 @@ export async function applyPlan(host: NodeHost, plan: NodePlan, setup: Container
       for (const upload of plan.uploads) {
         step(`run ${upload.to} -v`);
         const ran = await runShim(host, upload.shim, upload.to);
-        const entry = journal.record?.shims.find((s) => s.path === upload.to);
-        if (entry) Object.assign(entry, { version: ran.version, ran: ran.line });
+        const shims = journal.record?.shims ?? [];
+        const index = shims.findIndex((s) => s.path === upload.to);
+        if (index >= 0) shims[index] = installedShim({ ...shims[index]!, version: ran.version, ran: ran.line });
       }
       await writeJournal(host, stateDir, journal); // the versions reach the record even if this run is cut off now
     },

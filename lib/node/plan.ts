@@ -4,7 +4,7 @@ import { planConfig, type ConfigPlan } from '../containerd/config-plan.js';
 import type { RuntimeSpec } from '../containerd/runtime.js';
 import type { ContainerdFacts } from '../containerd/facts.js';
 import type { ShimBinary } from '../shims/binary.js';
-import type { InstalledRecord, InstalledShim } from './record.js';
+import { installedShim, type InstalledRecord, type InstalledShim } from './record.js';
 
 
 export interface NodeDesired {
@@ -119,7 +119,7 @@ export function planNode(facts: NodeFacts, desired: NodeDesired, now: Date = new
     const ran = previous && !upload && previous.sha256 === source.sha256 ? previous.ran : undefined;
     const version = ran ? previous?.version : source.version;
     const kept = upload?.keep ? upload.replaces : previous?.kept;
-    return { name: source.shim.name, ...(version ? { version } : {}), path, sha256: source.sha256, ...(ran ? { ran } : {}), ...(kept ? { kept } : {}) };
+    return installedShim({ name: source.shim.name, ...(version ? { version } : {}), path, sha256: source.sha256, ...(ran ? { ran } : {}), ...(kept ? { kept } : {}) });
   });
 
   // Directories: the ones kubewasm creates now, and the ones it created before that nothing wanted lies in.

@@ -17,6 +17,12 @@ export interface InstalledShim {
   kept?: string;
 }
 
+/** An InstalledShim with its keys in one order, so two records of the same facts are the same JSON. */
+export function installedShim(shim: InstalledShim): InstalledShim {
+  const { name, version, path, sha256, ran, kept } = shim;
+  return { name, ...(version ? { version } : {}), path, sha256, ...(ran ? { ran } : {}), ...(kept ? { kept } : {}) };
+}
+
 export interface InstalledRecord {
   formatVersion: 1;
   configPath: string;
