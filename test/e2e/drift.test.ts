@@ -30,7 +30,7 @@ function onNode(script: string, container = CONTAINER): string {
 
 /** CPU seconds (user + system) and resident memory of the installer process on node-2. */
 function installerUsage(): { cpu: number; rssMiB: number } {
-  const pid = onNode("pgrep -f 'node-installer' | head -1").trim();
+  const pid = onNode("pgrep -f '[n]ode-installer.js' | head -1").trim();
   if (!pid) throw new Error(`no installer process on ${NODE}`);
   const stat = onNode(`cat /proc/${pid}/stat`).split(') ')[1]!.split(' ');
   const ticks = Number(onNode('getconf CLK_TCK').trim());
