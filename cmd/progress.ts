@@ -3,7 +3,6 @@
 // events, nodes converging in a cluster, and shim downloads. listr2 is loaded
 // only when a terminal shows it.
 import type { FleetEvent, FleetOutcome } from '../lib/node/fleet.js';
-import { fleetSummary, outcomeJson, resultJson, resultLines, resultSummary } from '../lib/node/outcome.js';
 import type { ClusterEvent } from '../lib/kube/install.js';
 import type { VerifyResult } from '../lib/kube/verify.js';
 import type { ShimEvent } from '../lib/shims/releases.js';
@@ -130,6 +129,7 @@ export function clusterView(ctx: CommandContext, dryRun = false): { onEvent: (e:
  * summary (or a JSON array). Returns the exit code.
  */
 export async function showFleet(ctx: CommandContext, json: boolean, names: string[], local: boolean, start: (onEvent: (e: FleetEvent) => void, signal: AbortSignal) => Promise<FleetOutcome[]>): Promise<number> {
+  const { fleetSummary, outcomeJson, resultJson, resultLines, resultSummary } = await import('../lib/node/outcome.js');
   const view = progress(ctx, { quietRows: json });
   // Ctrl-C: nodes stop at their next safe point and undo; a node restarting containerd finishes that step.
   const abort = new AbortController();

@@ -1,5 +1,5 @@
 // The CLI's contract: help, version, exit codes 0 ok / 1 failed / 2 bad usage.
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { parseShimList } from '../../lib/shims/catalog.js';
 import { UsageError } from '../../lib/errors.js';
@@ -52,6 +52,38 @@ describe('kubewasm CLI', () => {
     const result = kubewasm(['node', 'install', '--help']);
     expect(result.code).toBe(0);
     expect(result.stdout).toContain('--dry-run');
+  });
+});
+
+describe('start-up: nothing heavy before a command needs it', () => {
+  // A resolve hook that prints, at exit, every package the process loaded and the chain of files that pulled in the first one.
+  const hook = `data:text/javascript,${encodeURIComponent(`
+    import { registerHooks } from 'node:module';
+    const seen = new Set(); const parent = new Map(); let first;
+    registerHooks({ resolve(s, c, next) {
+      const r = next(s, c); if (!parent.has(r.url)) parent.set(r.url, c.parentURL);
+      const m = /node_modules\\/((?:@[^/]+\\/)?[^/]+)/.exec(r.url); if (m) { seen.add(m[1]); first ??= r.url; } return r; } });
+    process.on('exit', () => { const chain = []; for (let u = first; u; u = parent.get(u)) chain.push(u.replace(/^.*\\/(dist|node_modules)\\//, ''));
+      process.stderr.write('loaded: ' + [...seen].sort().join(' ') + '\\nvia: ' + chain.join(' <- ') + '\\n'); });`)}`;
+  const loaded = (args: string[]) => {
+    const run = spawnSync(process.execPath, ['--import', hook, cli, ...args], { encoding: 'utf8' });
+    const packages = (/^loaded: (.*)$/m.exec(run.stderr)?.[1] ?? '').split(' ').filter(Boolean);
+    return Object.assign(packages, { via: /^via: (.*)$/m.exec(run.stderr)?.[1] ?? '' });
+  };
+
+  it.each(['--help', 'node install --help', 'node uninstall --help', 'bundle --help', 'install --help', 'status --help'])('kubewasm %s loads no package', (line) => {
+    const pkgs = loaded(line.split(' '));
+    expect([...pkgs], `the first was loaded through ${pkgs.via}`).toEqual([]);
+  });
+
+  it('a node command never loads the Kubernetes client, even when it fails on the nodes', () => {
+    const pkgs = loaded(['node', 'install', '--ssh', 'root@127.0.0.1:1', '--known-hosts', '/dev/null', '--shim-dir', '/nonexistent', '-o', 'json']);
+    expect(pkgs).toContain('ssh2'); // it did try to reach the node
+    expect(pkgs, `the first package was loaded through ${pkgs.via}`).not.toContain('@kubernetes/client-node');
+  });
+
+  it('the hook sees what a cluster command loads', () => {
+    expect(loaded(['status', '--kubeconfig', '/nonexistent'])).toContain('@kubernetes/client-node');
   });
 });
 
