@@ -8,9 +8,12 @@ import type { Located, OriginRequest, ShimOriginSource } from './origin.js';
 
 export class BundleOrigin implements ShimOriginSource {
   readonly kind = 'bundle' as const;
+  private readonly file: string;
   private lock: Promise<LockFile> | undefined;
 
-  constructor(private readonly file: string) {}
+  constructor(file: string) {
+    this.file = file;
+  }
 
   async resolve({ shim, arch, version, explicit }: OriginRequest): Promise<Located> {
     this.lock ??= readBundleLock(this.file);

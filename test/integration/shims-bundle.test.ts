@@ -9,21 +9,23 @@ import { Writable } from 'node:stream';
 import { list } from 'tar';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bundle } from '../../cmd/commands/bundle.js';
-import { shimSourcesForNode } from '../../cmd/shim-sources.js';
+import { shimSupply } from '../../cmd/flags.js';
 import { KubewasmError, UsageError } from '../../lib/errors.js';
-import { LocalHost } from '../../lib/host/local.js';
+import { provideShims } from '../../lib/node/shim-supply.js';
 import { SHIMS } from '../../lib/shims/catalog.js';
 import { BUNDLE_LOCK_NAME, parseLock, serializeLock } from '../../lib/shims/lockfile.js';
 import { ShimReleases, type Pins, type ShimOrigin } from '../../lib/shims/releases.js';
-import { runwasiArchive, runwasiAssetName, sha256, spinArchive, spinAssetName, standInShim, start, tarball, type GithubServer } from '../../scripts/lab/support/github-server.js';
+import { releaseFromFixture, runwasiArchive, runwasiAssetName, sha256, spinArchive, spinAssetName, standInShim, start, tarball, type GithubServer, type ReleaseFixture } from '../../scripts/lab/support/github-server.js';
 
-const WASMTIME = standInShim('containerd-shim-wasmtime-v1', '0.6.0');
-const SPIN = standInShim('containerd-shim-spin-v2', '0.24.0');
+// Stand-in binaries: this file checks bytes end to end and never runs a shim.
+const WASMTIME = standInShim('containerd-shim-wasmtime-v1', '0.6.1');
+const SPIN = standInShim('containerd-shim-spin-v2', '0.90.0');
+const fixture = (name: string) => JSON.parse(readFileSync(new URL(`../fixtures/github/${name}`, import.meta.url), 'utf8')) as ReleaseFixture;
 const archives = {
   wasmtimeAmd: runwasiArchive('wasmtime', WASMTIME, { signature: 'x86_64' }),
   wasmtimeArm: runwasiArchive('wasmtime', WASMTIME, { signature: 'aarch64' }),
   spinAmd: spinArchive(SPIN),
-  spinArm: spinArchive(standInShim('containerd-shim-spin-v2', '0.24.0 aarch64')),
+  spinArm: spinArchive(standInShim('containerd-shim-spin-v2', '0.90.0 aarch64')),
 };
 
 let server: GithubServer;
@@ -58,24 +60,14 @@ const releases = (origin: ShimOrigin, cacheDir: string, pins: Pins = {}) => new 
 
 beforeAll(async () => {
   scratch = await mkdtemp(path.join(os.tmpdir(), 'kubewasm-bundle-'));
+  const wasmtimeArchives = { [runwasiAssetName('wasmtime', 'x86_64')]: archives.wasmtimeAmd, [runwasiAssetName('wasmtime', 'aarch64')]: archives.wasmtimeArm };
   server = await start({
     releases: [
-      {
-        repo: 'containerd/runwasi',
-        tag: 'containerd-shim-wasmtime/v0.6.0',
-        assets: [
-          { name: runwasiAssetName('wasmtime', 'x86_64'), data: archives.wasmtimeAmd },
-          { name: runwasiAssetName('wasmtime', 'aarch64'), data: archives.wasmtimeArm },
-        ],
-      },
-      {
-        repo: 'spinframework/containerd-shim-spin',
-        tag: 'v0.24.0',
-        assets: [
-          { name: spinAssetName('x86_64'), data: archives.spinAmd },
-          { name: spinAssetName('aarch64'), data: archives.spinArm },
-        ],
-      },
+      // Real shapes (digests and SHA256SUMS of the stand-in bytes); 0.6.0 listed first, `latest` is 0.6.1.
+      releaseFromFixture(fixture('runwasi-containerd-shim-wasmtime-v0.6.0.json'), { archives: wasmtimeArchives }),
+      releaseFromFixture(fixture('runwasi-containerd-shim-wasmtime-v0.6.1.json'), { archives: wasmtimeArchives }),
+      // spin: the v0.25.1 shape under a version no public pin names (these bytes are a stand-in's).
+      releaseFromFixture(fixture('spin-containerd-shim-spin-v0.25.1.json'), { tag: 'v0.90.0', archives: { [spinAssetName('x86_64')]: archives.spinAmd, [spinAssetName('aarch64')]: archives.spinArm } }),
     ],
   });
   bundleFile = path.join(scratch, 'bundle.tar');
@@ -88,10 +80,10 @@ afterAll(async () => {
 
 describe('kubewasm bundle', () => {
   it('writes the verified archives of wasmtime and spin for amd64 and arm64, and a lock file', async () => {
-    const { ctx: c, out, err } = ctx({ shims: 'wasmtime,spin', output: bundleFile, 'github-api-url': server.apiUrl, 'cache-dir': await freshDir() });
+    const { ctx: c, out, err } = ctx({ shims: 'wasmtime,spin', 'shim-version': ['wasmtime=latest,spin=latest'], output: bundleFile, 'github-api-url': server.apiUrl, 'cache-dir': await freshDir() });
     expect(await bundle.run(c)).toBe(0);
-    expect(out.text).toMatch(/^wasmtime 0\.6\.0 amd64: containerd-shim-wasmtime-x86_64-linux-musl\.tar\.gz sha256 [0-9a-f]{64}$/m);
-    expect(out.text).toMatch(/^spin 0\.24\.0 arm64: containerd-shim-spin-v2-linux-aarch64\.tar\.gz sha256 [0-9a-f]{64}$/m);
+    expect(out.text).toMatch(/^wasmtime 0\.6\.1 amd64: containerd-shim-wasmtime-x86_64-linux-musl\.tar\.gz sha256 [0-9a-f]{64}$/m);
+    expect(out.text).toMatch(/^spin 0\.90\.0 arm64: containerd-shim-spin-v2-linux-aarch64\.tar\.gz sha256 [0-9a-f]{64}$/m);
     expect(out.text).toMatch(/wrote .*bundle\.tar/);
     expect(err.text).toMatch(/sha256 verified/);
 
@@ -100,6 +92,18 @@ describe('kubewasm bundle', () => {
     expect(entries).toEqual([BUNDLE_LOCK_NAME, ...entries.slice(1)]);
     expect(entries.slice(1).sort()).toEqual(Object.values(archives).map((a) => `sha256/${sha256(a)}`).sort());
     expect(readdirSync(scratch).filter((f) => f.includes('.tmp-'))).toEqual([]);
+
+    // The lock records what `latest` resolved to: the version, the tag and the verified digest.
+    const chunks: Buffer[] = [];
+    await list({ file: bundleFile, onReadEntry: (e) => (e.path === BUNDLE_LOCK_NAME ? e.on('data', (d: Buffer) => chunks.push(d)) : undefined) });
+    const lock = parseLock(Buffer.concat(chunks).toString(), 'bundle');
+    expect(lock.entries.map((e) => `${e.shim} ${e.arch} ${e.version} ${e.tag} ${e.sha256}`)).toEqual([
+      `spin amd64 0.90.0 v0.90.0 ${sha256(archives.spinAmd)}`,
+      `spin arm64 0.90.0 v0.90.0 ${sha256(archives.spinArm)}`,
+      `wasmtime amd64 0.6.1 containerd-shim-wasmtime/v0.6.1 ${sha256(archives.wasmtimeAmd)}`,
+      `wasmtime arm64 0.6.1 containerd-shim-wasmtime/v0.6.1 ${sha256(archives.wasmtimeArm)}`,
+    ]);
+    expect(lock.entries.find((e) => e.shim === 'wasmtime')?.digestSource).toBe("GitHub API asset digest + the release's SHA256SUMS");
 
     const { ctx: c2 } = ctx({ shims: 'wasmtime', arch: 'amd64', output: amd64Only, 'github-api-url': server.apiUrl, 'cache-dir': await freshDir() });
     expect(await bundle.run(c2)).toBe(0);
@@ -120,7 +124,7 @@ describe('installing from a bundle, with no server', () => {
   it('gives the same verified binaries', async () => {
     const cacheDir = await freshDir();
     const artifacts = await releases({ kind: 'bundle', file: bundleFile }, cacheDir).provide([SHIMS.wasmtime, SHIMS.spin], ['amd64', 'arm64']);
-    expect(artifacts.map((a) => `${a.shim.name} ${a.version} ${a.arch}`)).toEqual(['wasmtime 0.6.0 amd64', 'wasmtime 0.6.0 arm64', 'spin 0.24.0 amd64', 'spin 0.24.0 arm64']);
+    expect(artifacts.map((a) => `${a.shim.name} ${a.version} ${a.arch}`)).toEqual(['wasmtime 0.6.1 amd64', 'wasmtime 0.6.1 arm64', 'spin 0.90.0 amd64', 'spin 0.90.0 arm64']);
     for (const a of artifacts) {
       expect(a.digestSource).toMatch(/^bundle lock /);
       expect(sha256(readFileSync(a.archivePath))).toBe(a.sha256);
@@ -130,19 +134,19 @@ describe('installing from a bundle, with no server', () => {
   });
 
   it('feeds node install (--bundle) for this machine', async () => {
-    const { ctx: c } = ctx({ bundle: bundleFile, 'cache-dir': await freshDir() });
-    const [source] = await shimSourcesForNode(c, new LocalHost(), [SHIMS.spin]);
-    expect(source).toMatchObject({ shim: SHIMS.spin, version: '0.24.0' });
+    const supply = await shimSupply({ bundle: bundleFile, 'cache-dir': await freshDir() }, [SHIMS.spin], ['amd64'], {});
+    const [source] = (await provideShims(supply, [SHIMS.spin], ['amd64']))('amd64');
+    expect(source).toMatchObject({ shim: SHIMS.spin, version: '0.90.0' });
   });
 
   it('says what the bundle holds when it lacks an arch', async () => {
     const cacheDir = await freshDir();
-    await refused(cacheDir, () => releases({ kind: 'bundle', file: amd64Only }, cacheDir).provide([SHIMS.wasmtime], ['arm64']), /the bundle has no wasmtime shim for arm64[\s\S]*this one holds: wasmtime 0\.6\.0 amd64/);
+    await refused(cacheDir, () => releases({ kind: 'bundle', file: amd64Only }, cacheDir).provide([SHIMS.wasmtime], ['arm64']), /the bundle has no wasmtime shim for arm64[\s\S]*this one holds: wasmtime 0\.6\.1 amd64/);
   });
 
   it('refuses a version pin the bundle does not hold', async () => {
     const cacheDir = await freshDir();
-    await refused(cacheDir, () => releases({ kind: 'bundle', file: bundleFile }, cacheDir, { versions: { wasmtime: '0.5.0' } }).provide([SHIMS.wasmtime], ['amd64']), /the bundle holds wasmtime 0\.6\.0, not the 0\.5\.0 asked for/);
+    await refused(cacheDir, () => releases({ kind: 'bundle', file: bundleFile }, cacheDir, { versions: { wasmtime: '0.5.0' } }).provide([SHIMS.wasmtime], ['amd64']), /the bundle holds wasmtime 0\.6\.1, not the 0\.5\.0 asked for/);
   });
 
   it('refuses a bundle whose archive was altered', async () => {
@@ -157,7 +161,7 @@ describe('installing from a bundle, with no server', () => {
   });
 
   it('refuses a hostile bundle (an entry climbing out with ..)', async () => {
-    const lock = serializeLock([{ shim: 'wasmtime', version: '0.6.0', arch: 'amd64', repository: 'containerd/runwasi', tag: 'containerd-shim-wasmtime/v0.6.0', asset: runwasiAssetName('wasmtime', 'x86_64'), sha256: sha256(archives.wasmtimeAmd), size: archives.wasmtimeAmd.length }]);
+    const lock = serializeLock([{ shim: 'wasmtime', version: '0.6.1', arch: 'amd64', repository: 'containerd/runwasi', tag: 'containerd-shim-wasmtime/v0.6.1', asset: runwasiAssetName('wasmtime', 'x86_64'), sha256: sha256(archives.wasmtimeAmd), size: archives.wasmtimeAmd.length }]);
     const hostile = path.join(scratch, 'hostile.tar');
     writeFileSync(hostile, tarball([{ path: BUNDLE_LOCK_NAME, data: Buffer.from(lock), mode: 0o644 }, { path: '../evil', data: Buffer.from('x') }, { path: `sha256/${sha256(archives.wasmtimeAmd)}`, data: archives.wasmtimeAmd }], false));
     const cacheDir = await freshDir();
@@ -177,7 +181,7 @@ describe('a github.com-style mirror', () => {
   let mirror: GithubServer;
   beforeAll(async () => {
     mirror = await start({
-      releases: [{ repo: 'containerd/runwasi', tag: 'containerd-shim-wasmtime/v0.6.0', assets: [{ name: runwasiAssetName('wasmtime', 'x86_64'), data: archives.wasmtimeAmd }] }],
+      releases: [{ repo: 'containerd/runwasi', tag: 'containerd-shim-wasmtime/v0.6.1', assets: [{ name: runwasiAssetName('wasmtime', 'x86_64'), data: archives.wasmtimeAmd }] }],
     });
   });
   afterAll(() => mirror.close());
@@ -193,7 +197,7 @@ describe('a github.com-style mirror', () => {
     expect(a!.digestSource).toBe('lock file bundle.lock');
     expect(readFileSync(a!.binaryPath).equals(WASMTIME)).toBe(true);
     expect(mirror.requests.map((r) => `${r.server} ${r.status} ${r.path.split('?')[0]}`)).toEqual([
-      'api 302 /containerd/runwasi/releases/download/containerd-shim-wasmtime/v0.6.0/containerd-shim-wasmtime-x86_64-linux-musl.tar.gz',
+      'api 302 /containerd/runwasi/releases/download/containerd-shim-wasmtime/v0.6.1/containerd-shim-wasmtime-x86_64-linux-musl.tar.gz',
       `download 200 /github-production-release-asset/${mirror.requests[1]!.path.split('/')[2]}/containerd-shim-wasmtime-x86_64-linux-musl.tar.gz`,
     ]);
   });

@@ -480,9 +480,10 @@ export function releaseFromFixture(fixture: ReleaseFixture, options: FromFixture
     ...(fixture.prerelease ? { prerelease: true } : {}),
     ...(fixture.draft ? { draft: true } : {}),
     ...(fixture.published_at ? { publishedAt: fixture.published_at } : {}),
+    // Asset names that carry the tag (the Spin shim's Shim yaml) follow a changed tag.
     assets: fixture.assets.map((a) => ({
-      name: a.name,
-      data: dataFor(a.name),
+      name: a.name.replaceAll(fixture.tag_name, tag),
+      data: dataFor(a.name.replaceAll(fixture.tag_name, tag)),
       digest: a.digest === null ? null : options.keepDigests ? a.digest : 'auto',
       uploadedAt: a.created_at,
       contentType: a.content_type,
