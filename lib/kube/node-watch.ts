@@ -62,8 +62,9 @@ export class NodeWatcher {
   /** Starts watching `targets` (replacing earlier ones); their current state is the baseline. */
   async watch(targets: readonly WatchedPath[]): Promise<void> {
     const same = targets.length === this.targets.length && targets.every((t, i) => t.path === this.targets[i]?.path);
+    if (same && !this.stopped) return;
+    if (this.stopped) this.seen.clear(); // watching again after stop(): today's files are the baseline
     this.stopped = false;
-    if (same) return;
     this.targets = [...targets];
     const wanted = new Set(watchedDirs(this.targets));
     for (const [dir, { watcher }] of this.dirWatchers) {

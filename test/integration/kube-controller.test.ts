@@ -59,6 +59,10 @@ describe('the node watch (inotify on the directories, a poll of cheap facts)', (
       const quiet = seen.length;
       await new Promise((r) => setTimeout(r, 1_500));
       expect(seen.length).toBe(quiet);
+      // Stopped (the node was reset) and asked to watch the same files again (opted in again): it watches again.
+      watcher.stop();
+      await watcher.watch([{ path: '/etc/containerd/config.toml', what: 'containerd config' }, { path: '/var/lib/kubewasm/installed.json', what: "kubewasm's record" }]);
+      await expectChange(() => appendFileSync(at('/etc/containerd/config.toml'), '# again\n'), /config\.toml changed/);
     } finally {
       watcher.stop();
       rmSync(root, { recursive: true, force: true });
