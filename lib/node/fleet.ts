@@ -10,7 +10,7 @@ import type { ShimBinary } from '../shims/binary.js';
 import { parseArch, type Arch, type ShimInfo } from '../shims/catalog.js';
 import type { ShimEvent } from '../shims/releases.js';
 import { convergeNode, resetNode, type ConvergeOptions, type ConvergeResult } from './converge.js';
-import { needsArch, provideShims, type ShimSupply } from './shim-supply.js';
+import { provideShims, type ShimSupply } from './shim-supply.js';
 import { openTarget, targetOptions, type NodeTarget } from './targets.js';
 
 export type FleetOutcome =
@@ -69,18 +69,17 @@ export async function runFleet(targets: readonly NodeTarget[], options: RunFleet
     const job = options.job;
     let shimsFor: (arch?: Arch) => ShimBinary[] = () => [];
     if (job.kind === 'install') {
-      if (needsArch(job.supply)) {
-        await Promise.all(nodes.map(async (n) => {
-          if (n.early) return;
-          try {
-            n.arch = parseArch(await execOk(n.host!, ['uname', '-m']));
-          } catch (err) {
-            n.early = fail(n.target.name, err);
-          }
-        }));
-      }
+      // Each node's architecture, read once: releases are fetched once per architecture, ready binaries checked against it.
+      await Promise.all(nodes.map(async (n) => {
+        if (n.early) return;
+        try {
+          n.arch = parseArch(await execOk(n.host!, ['uname', '-m']));
+        } catch (err) {
+          n.early = fail(n.target.name, err);
+        }
+      }));
       const archs = [...new Set(nodes.flatMap((n) => (n.arch && !n.early ? [n.arch] : [])))];
-      if (nodes.some((n) => !n.early)) shimsFor = await provideShims(job.supply, job.shims, archs, (event) => onEvent({ type: 'shim', event }));
+      if (archs.length) shimsFor = await provideShims(job.supply, job.shims, archs, (event) => onEvent({ type: 'shim', event }));
     }
     const units = nodes.map((n) => ({
       name: n.target.name,
@@ -105,7 +104,7 @@ export async function runFleet(targets: readonly NodeTarget[], options: RunFleet
 interface FleetNode {
   target: NodeTarget;
   host?: NodeHost;
-  /** Read once, with uname, when the shims differ per architecture. */
+  /** Read once, with uname. */
   arch?: Arch;
   /** The node failed before its turn (connect, uname). */
   early?: KubewasmError;
