@@ -213,3 +213,22 @@ describe('a github.com-style mirror', () => {
     await refused(cacheDir, () => releases({ kind: 'mirror', url: mirror.apiUrl }, cacheDir, { digests: { 'wasmtime/amd64': 'e'.repeat(64) } }).provide([SHIMS.wasmtime], ['amd64']), /sha256 mismatch for containerd-shim-wasmtime-x86_64-linux-musl\.tar\.gz: expected e{64} \(pinned with --sha256 wasmtime\/amd64\)/);
   });
 });
+
+describe('a directory of ready binaries (--shim-dir) as an origin', () => {
+  it('gives the file itself, its own sha256 as the digest, and refuses a file changed after it was resolved', async () => {
+    const dir = await freshDir();
+    writeFileSync(path.join(dir, 'containerd-shim-wasmtime-v1'), WASMTIME, { mode: 0o755 });
+    const cacheDir = await freshDir();
+    const r = releases({ kind: 'directory', dir }, cacheDir);
+    const [a] = await r.provide([SHIMS.wasmtime], ['amd64']);
+    expect(a).toMatchObject({ version: 'unknown', packaging: 'binary', sha256: sha256(WASMTIME), binarySha256: sha256(WASMTIME) });
+    expect(a!.digestSource).toBe(`the file in ${dir} (you vouch for it)`);
+    expect(readFileSync(a!.binaryPath).equals(WASMTIME)).toBe(true);
+
+    const other = await freshDir();
+    const [resolved] = await releases({ kind: 'directory', dir }, other).resolve([SHIMS.wasmtime], ['amd64']);
+    writeFileSync(path.join(dir, 'containerd-shim-wasmtime-v1'), Buffer.from(WASMTIME.toString().replace('stand-in', 'stand-up'))); // same size, other bytes
+    await refused(other, () => releases({ kind: 'directory', dir }, other).fetch(resolved!), /sha256 mismatch for containerd-shim-wasmtime-v1: expected [0-9a-f]{64} \(the file in .* \(you vouch for it\)\), got [0-9a-f]{64}/);
+    await refused(await freshDir(), () => releases({ kind: 'directory', dir }, cacheDir).provide([SHIMS.spin], ['amd64']), /no spin shim binary 'containerd-shim-spin-v2' in the shim directory/);
+  });
+});
