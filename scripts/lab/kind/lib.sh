@@ -7,6 +7,7 @@ source "$_kind_here/../build/lib.sh" # ensure_go, build helpers
 KIND_VERSION=v0.33.0            # the kind CLI (scripts/lab/build/kind.sh) and its base image recipe
 KIND_CONTAINERD_VERSION=v2.2.9  # kind v0.33's base image builds v2.3.x; the lab has 2.2 and 2.4
 KIND_ETCD_VERSION=v3.6.5        # kubeadm v1.34's etcd (3.6.5-0)
+KIND_COREDNS_VERSION=v1.12.1    # kubeadm v1.34's CoreDNS
 KIND_BIN="$KUBEWASM_CACHE/kind-$KIND_VERSION/bin/kind"
 
 # kind_module_dir: the sigs.k8s.io/kind module source from the Go module proxy
