@@ -1,9 +1,9 @@
-import { STATUS_API_VERSION } from '../../lib/kube/names.js';
+import { API_VERSION } from '../../lib/kube/names.js';
 import type { Command } from '../command.js';
 import * as flags from '../flags.js';
 
 const OWN: flags.Flags = {
-  output: { arg: 'FORMAT', short: 'o', help: `table (default), json or yaml. The json/yaml shape is stable\n(apiVersion ${STATUS_API_VERSION}, kind Status: installer, runtimeClasses, nodes[])` },
+  output: { arg: 'FORMAT', short: 'o', help: `table (default), json or yaml. The json/yaml shape is stable\n(apiVersion ${API_VERSION}, kind Status: installer, runtimeClasses, nodes[])` },
 };
 
 export const status: Command = {

@@ -9,7 +9,7 @@ import { KubewasmError, UsageError } from '../errors.js';
 import { spawn } from 'node:child_process';
 import type { ExecResult } from '../host/host.js';
 import { Kube } from './client.js';
-import { INSTALLER, NAMESPACE } from './names.js';
+import { INSTALLER, NAMESPACE, API_VERSION } from './names.js';
 import { kubewasmRuntimeClasses } from './objects.js';
 import { readStatus } from './status.js';
 import { verifyRuntimeClasses, type VerifyResult } from './verify.js';
@@ -142,7 +142,7 @@ export type ClusterEvent =
   | { type: 'verify'; result: VerifyResult };
 
 export interface ClusterSummary {
-  apiVersion: 'kubewasm.io/v1alpha1';
+  apiVersion: typeof API_VERSION;
   kind: 'ClusterCreate';
   cluster: { provider: ClusterProvider; name: string; kubeconfig: string; context: string; server: string };
   nodes: Array<{ name: string; roles: string[]; kubelet: string | null; containerRuntime: string | null; wasm: boolean }>;
@@ -220,7 +220,7 @@ async function summarize(spec: ClusterSpec, kube: Kube, context: string, results
   const [nodes, status] = await Promise.all([kube.listNodes(), readStatus(kube, NAMESPACE)]);
   const byName = new Map(status.nodes.map((n) => [n.name, n]));
   return {
-    apiVersion: 'kubewasm.io/v1alpha1',
+    apiVersion: API_VERSION,
     kind: 'ClusterCreate',
     cluster: { provider: spec.provider, name: spec.name, kubeconfig: spec.kubeconfig, context, server: kube.server },
     nodes: nodes.map((n) => {

@@ -16,6 +16,7 @@ import { dumpYaml } from '@kubernetes/client-node';
 import type { ShimInfo } from '../shims/catalog.js';
 import {
   DEFAULT_INSTALLER_IMAGE,
+  DESIRED_ANNOTATION,
   desiredDigest,
   ENV,
   INSTALLER,
@@ -25,12 +26,14 @@ import {
   NAMESPACE,
   OPT_IN_LABEL,
   OPT_IN_VALUE,
+  OWN_KEY_PREFIX,
   OWN_NODE_POLICY,
   PART_OF,
   readyLabel,
   READY_LABEL_PREFIX,
   READY_VALUE,
   runtimeClassesFor,
+  SHIM_LABEL,
 } from './names.js';
 
 export { DEFAULT_INSTALLER_IMAGE, ENV } from './names.js';
@@ -101,7 +104,7 @@ export function clusterRoleBinding(ns: string = NAMESPACE): V1ClusterRoleBinding
 }
 
 // CEL: a label/annotation key the installer may write. Never the opt-in label: only the user sets that.
-const ownKey = (k: string) => `(${k}.startsWith('${READY_LABEL_PREFIX}') || (${k}.startsWith('kubewasm.io/') && ${k} != '${OPT_IN_LABEL}'))`;
+const ownKey = (k: string) => `(${k}.startsWith('${READY_LABEL_PREFIX}') || (${k}.startsWith('${OWN_KEY_PREFIX}') && ${k} != '${OPT_IN_LABEL}'))`;
 const onlyOwnKeysChange = (v: string) =>
   `variables.new${v}.all(k, ${ownKey('k')} || (k in variables.old${v} && variables.old${v}[k] == variables.new${v}[k])) && ` +
   `variables.old${v}.all(k, ${ownKey('k')} || k in variables.new${v})`;
@@ -140,8 +143,8 @@ export function ownNodePolicy(ns: string = NAMESPACE): V1ValidatingAdmissionPoli
           messageExpression: `'the kubewasm node installer may change only the Node its pod runs on (' + (variables.tokenNode.size() == 1 ? variables.tokenNode[0] : 'no node in its token') + '), not ' + oldObject.metadata.name`,
           reason: 'Forbidden',
         },
-        { expression: onlyOwnKeysChange('Labels'), message: 'the kubewasm node installer may change only kubewasm.io/ and runtime.kubewasm.io/ labels (never kubewasm.io/enabled)', reason: 'Forbidden' },
-        { expression: onlyOwnKeysChange('Annotations'), message: 'the kubewasm node installer may change only kubewasm.io/ annotations', reason: 'Forbidden' },
+        { expression: onlyOwnKeysChange('Labels'), message: `the kubewasm node installer may change only ${OWN_KEY_PREFIX} and ${READY_LABEL_PREFIX} labels (never ${OPT_IN_LABEL})`, reason: 'Forbidden' },
+        { expression: onlyOwnKeysChange('Annotations'), message: `the kubewasm node installer may change only ${OWN_KEY_PREFIX} annotations`, reason: 'Forbidden' },
         { expression: 'object.spec == oldObject.spec', message: "the kubewasm node installer may not change a Node's spec", reason: 'Forbidden' },
       ],
     },
@@ -168,7 +171,7 @@ export function daemonSet(options: ManifestOptions): V1DaemonSet {
       selector: { matchLabels: selectorLabels },
       updateStrategy: { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: options.maxUnavailable ?? 1 } },
       template: {
-        metadata: { labels: labels(selectorLabels), annotations: { 'kubewasm.io/desired': digest } },
+        metadata: { labels: labels(selectorLabels), annotations: { [DESIRED_ANNOTATION]: digest } },
         spec: {
           serviceAccountName: INSTALLER,
           hostPID: true,
@@ -216,7 +219,7 @@ export function runtimeClasses(shims: readonly ShimInfo[]): V1RuntimeClass[] {
   return runtimeClassesFor(shims).map((rc) => ({
     apiVersion: 'node.k8s.io/v1',
     kind: 'RuntimeClass',
-    metadata: { name: rc.name, labels: labels({ 'kubewasm.io/shim': rc.shim }) },
+    metadata: { name: rc.name, labels: labels({ [SHIM_LABEL]: rc.shim }) },
     handler: rc.handler,
     // Wasm pods land only on nodes where this shim is installed and containerd is healthy with it.
     scheduling: { nodeSelector: { [readyLabel(rc.shim)]: READY_VALUE } },

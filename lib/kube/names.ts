@@ -28,8 +28,8 @@ export const ENV = {
   installDir: 'KUBEWASM_INSTALL_DIR',
 } as const;
 
-/** The apiVersion of `kubewasm status -o json|yaml`. */
-export const STATUS_API_VERSION = 'kubewasm.io/v1alpha1';
+/** The apiVersion of kubewasm's own documents (status -o json|yaml, cluster create -o json). */
+export const API_VERSION = 'kubewasm.io/v1alpha1';
 /** On each RuntimeClass: the shim whose ready label schedules it. */
 export const SHIM_LABEL = 'kubewasm.io/shim';
 /** On the pod template: desiredDigest() of the spec, the same the nodes report in ANNOTATIONS.desired. */
@@ -38,6 +38,9 @@ export const DESIRED_ANNOTATION = 'kubewasm.io/desired';
 export const VERIFY_LABEL = 'kubewasm.io/verify';
 /** Label and annotation keys that are kubewasm's (the admission policy lets the installer change only these). */
 export const OWN_KEY_PREFIX = 'kubewasm.io/';
+
+/** The reportingComponent of the Events the node installer writes. */
+export const REPORTING_COMPONENT = `${OWN_KEY_PREFIX}${INSTALLER}`;
 
 /** On every object kubewasm creates. */
 export const MANAGED_BY = { 'app.kubernetes.io/managed-by': 'kubewasm' } as const;

@@ -7,7 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import { PatchStrategy, setHeaderOptions, type CoreV1Event } from '@kubernetes/client-node';
 import type { Kube } from './client.js';
-import { INSTALLER } from './names.js';
+import { INSTALLER, REPORTING_COMPONENT } from './names.js';
 
 /** Cluster-scoped objects' events live in `default` (the API server requires it for core/v1 Events). */
 export const NODE_EVENT_NAMESPACE = 'default';
@@ -28,7 +28,7 @@ export function nodeEvent(node: string, type: NodeEventType, reason: NodeEventRe
     reason,
     message: message.length > 1024 ? `${message.slice(0, 1023)}…` : message,
     source: { component: INSTALLER, host: node },
-    reportingComponent: `kubewasm.io/${INSTALLER}`,
+    reportingComponent: REPORTING_COMPONENT,
     reportingInstance: instance,
     firstTimestamp: now,
     lastTimestamp: now,

@@ -6,11 +6,11 @@ import { advisoriesFor } from '../shims/advisories.js';
 import { SHIMS, type ShimName } from '../shims/catalog.js';
 import type { Kube } from './client.js';
 import { explainPod, podEvents } from './verify.js';
-import { ANNOTATIONS, INSTALLER, MANAGED_BY, MANAGED_LABEL, NAMESPACE, OPT_IN_LABEL, OPT_IN_VALUE, READY_LABEL_PREFIX, READY_VALUE } from './names.js';
+import { ANNOTATIONS, DESIRED_ANNOTATION, INSTALLER, MANAGED_BY, MANAGED_LABEL, NAMESPACE, OPT_IN_LABEL, OPT_IN_VALUE, READY_LABEL_PREFIX, READY_VALUE, SHIM_LABEL, API_VERSION } from './names.js';
 
 /** `kubewasm status -o json|yaml` */
 export interface ClusterStatus {
-  apiVersion: 'kubewasm.io/v1alpha1';
+  apiVersion: typeof API_VERSION;
   kind: 'Status';
   installer: InstallerStatus;
   runtimeClasses: Array<{ name: string; handler: string; shim: string | null; nodeSelector: Record<string, string> }>;
@@ -129,17 +129,17 @@ export function clusterStatus(nodes: readonly V1Node[], runtimeClasses: readonly
   const container = daemonSet?.spec?.template?.spec?.containers?.[0];
   const env = (name: string) => container?.env?.find((e) => e.name === name)?.value;
   return {
-    apiVersion: 'kubewasm.io/v1alpha1',
+    apiVersion: API_VERSION,
     kind: 'Status',
     installer: {
       installed: daemonSet !== undefined,
       image: container?.image ?? null,
-      desired: daemonSet?.spec?.template?.metadata?.annotations?.['kubewasm.io/desired'] ?? null,
+      desired: daemonSet?.spec?.template?.metadata?.annotations?.[DESIRED_ANNOTATION] ?? null,
       shims: env('KUBEWASM_SHIMS')?.split(',').filter(Boolean) ?? [],
       pods: daemonSet ? { scheduled: daemonSet.status?.desiredNumberScheduled ?? 0, ready: daemonSet.status?.numberReady ?? 0, updated: daemonSet.status?.updatedNumberScheduled ?? 0 } : null,
     },
     runtimeClasses: runtimeClasses
-      .map((rc) => ({ name: rc.metadata?.name ?? '', handler: rc.handler, shim: rc.metadata?.labels?.['kubewasm.io/shim'] ?? null, nodeSelector: rc.scheduling?.nodeSelector ?? {} }))
+      .map((rc) => ({ name: rc.metadata?.name ?? '', handler: rc.handler, shim: rc.metadata?.labels?.[SHIM_LABEL] ?? null, nodeSelector: rc.scheduling?.nodeSelector ?? {} }))
       .sort((a, b) => a.name.localeCompare(b.name)),
     nodes: nodes.map((n) => nodeStatus(n, installerPods.find((p) => p.spec?.nodeName === n.metadata?.name && !p.metadata?.deletionTimestamp))).sort((a, b) => a.name.localeCompare(b.name)),
     waitingPods: waiting,

@@ -7,7 +7,7 @@ import type { CoreV1Event, V1Node, V1Pod, V1RuntimeClass } from '@kubernetes/cli
 import { KubewasmError } from '../errors.js';
 import { NATIVE_IMAGE, NATIVE_LINE, SMOKE_IMAGE, SMOKE_LINE } from '../installer-image/smoke.js';
 import type { Kube } from './client.js';
-import { MANAGED_BY, NAMESPACE, readyLabel, READY_VALUE } from './names.js';
+import { MANAGED_BY, NAMESPACE, readyLabel, READY_VALUE, VERIFY_LABEL } from './names.js';
 import { watchUntil } from './wait.js';
 
 export interface SmokePodOptions {
@@ -25,7 +25,7 @@ export function smokePod(options: SmokePodOptions): V1Pod {
   return {
     apiVersion: 'v1',
     kind: 'Pod',
-    metadata: { name: options.name, namespace: options.namespace ?? NAMESPACE, labels: { ...MANAGED_BY, 'kubewasm.io/verify': 'true' } },
+    metadata: { name: options.name, namespace: options.namespace ?? NAMESPACE, labels: { ...MANAGED_BY, [VERIFY_LABEL]: 'true' } },
     spec: {
       ...(options.runtimeClassName ? { runtimeClassName: options.runtimeClassName } : {}),
       ...(options.node ? { nodeName: options.node } : {}),
