@@ -31,6 +31,6 @@ go get "github.com/coredns/coredns@$version"
 go mod tidy
 go build -trimpath -ldflags "-s -w" -o "$BUILD_TMP/bin/coredns" .
 cd / && rm -rf "$src"
-"$BUILD_TMP/bin/coredns" -version | grep -qF "CoreDNS-${version#v}" || die "coredns -version does not say ${version#v}"
-"$BUILD_TMP/bin/coredns" -plugins | grep -qx 'kubernetes' || die "the kubernetes plugin is missing from the build"
+grep -qF "CoreDNS-${version#v}" <<<"$("$BUILD_TMP/bin/coredns" -version)" || die "coredns -version does not say ${version#v}"
+grep -qx 'kubernetes' <<<"$("$BUILD_TMP/bin/coredns" -plugins)" || die "the kubernetes plugin is missing from the build"
 build_finish

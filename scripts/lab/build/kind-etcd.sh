@@ -25,5 +25,5 @@ done
 go get "go.etcd.io/etcd/server/v3@$version"
 go build -trimpath -ldflags "-s -w" -o "$BUILD_TMP/bin/etcd" go.etcd.io/etcd/server/v3
 cd / && rm -rf "$src"
-"$BUILD_TMP/bin/etcd" --version | grep -qF "etcd Version: ${version#v}" || die "etcd --version does not say ${version#v}"
+grep -qF "etcd Version: ${version#v}" <<<"$("$BUILD_TMP/bin/etcd" --version)" || die "etcd --version does not say ${version#v}"
 build_finish

@@ -38,5 +38,5 @@ done
 go build -trimpath -tags selinux,notest,grpcnotrace -ldflags "$ldflags" -o "$BUILD_TMP/bin/" "${pkgs[@]}"
 cd / && rm -rf "$src"
 
-"$BUILD_TMP/bin/kubeadm" version -o short | grep -qx "$version" || die "kubeadm version does not say $version"
+grep -qx "$version" <<<"$("$BUILD_TMP/bin/kubeadm" version -o short)" || die "kubeadm version does not say $version"
 build_finish

@@ -14,5 +14,5 @@ exit_if_cached "$KUBEWASM_CACHE/kind-$version"
 build_begin kind "$version"
 go_env
 GOBIN="$BUILD_TMP/bin" go install -trimpath -ldflags "-buildid= -s -w" "sigs.k8s.io/kind@$version"
-"$BUILD_TMP/bin/kind" version | grep -qF "kind ${version}" || die "kind version does not say $version"
+grep -qF "kind ${version}" <<<"$("$BUILD_TMP/bin/kind" version)" || die "kind version does not say $version"
 build_finish
