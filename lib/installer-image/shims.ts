@@ -34,7 +34,7 @@ export async function readImageShims(dir: string, wanted: readonly ShimInfo[]): 
     manifest = JSON.parse(await readFile(manifestPath, 'utf8')) as ImageShimManifest;
     if (manifest.formatVersion !== 1 || !Array.isArray(manifest.shims)) throw new Error('unknown format');
   } catch (err) {
-    throw new KubewasmError({ what: `the installer image has no readable shim manifest (${(err as Error).message})`, where: manifestPath, fix: 'rebuild the installer image with kubewasm install (or kubewasm image build)', cause: err });
+    throw new KubewasmError({ what: `the installer image has no readable shim manifest (${(err as Error).message})`, where: manifestPath, fix: 'build the installer image again: run kubewasm install (it builds the image and loads it into the nodes)', cause: err });
   }
   const sources: ShimBinary[] = [];
   for (const shim of wanted) {

@@ -3,7 +3,7 @@
 // CLI and the node installer: the installer writes them, `install`, `status`
 // and `uninstall` read them.
 import { createHash } from 'node:crypto';
-import { SHIMS, type ShimInfo, type ShimName } from '../shims/catalog.js';
+import type { ShimInfo, ShimName } from '../shims/catalog.js';
 
 /** The default namespace of the installer (`-n` chooses another). */
 export const NAMESPACE = 'kubewasm-system';
@@ -111,8 +111,6 @@ export function runtimeClassesFor(shims: readonly ShimInfo[]): RuntimeClassSpec[
   return classes;
 }
 
-/** Every RuntimeClass name kubewasm may create (for uninstall's "pods still use it" check). */
-export const ALL_RUNTIME_CLASS_NAMES = runtimeClassesFor(Object.values(SHIMS)).map((c) => c.name);
 
 // ---- The desired spec of a node ----
 

@@ -266,11 +266,6 @@ export function releaseChannel(name: ShimName): ReleaseChannel {
   return RELEASES[name];
 }
 
-/** The machine name used in asset names. */
-export function machineArch(arch: Arch): string {
-  return MACHINE[arch];
-}
-
 /** Expands an asset or tag template. */
 export function expandTemplate(template: string, values: { version: string; arch?: Arch }): string {
   return template
