@@ -30,15 +30,3 @@ export const GLOBAL_OPTIONS: ParseArgsOptionsConfig = {
   help: { type: 'boolean', short: 'h' },
   verbose: { type: 'boolean', short: 'v' },
 };
-
-export function stringOption(options: OptionValues, name: string): string | undefined {
-  const value = options[name];
-  return typeof value === 'string' ? value : undefined;
-}
-
-/** A repeatable and comma-separated option's values. */
-export function listOption(options: OptionValues, name: string): string[] {
-  const value = options[name];
-  if (value === undefined || typeof value === 'boolean') return [];
-  return (Array.isArray(value) ? value : [value]).filter((v): v is string => typeof v === 'string').flatMap((v) => v.split(',')).map((v) => v.trim()).filter(Boolean);
-}

@@ -11,7 +11,7 @@ import type { ShimSupply } from '../lib/node/shim-supply.js';
 import { containerdOverrides, expandHome, INVENTORY_HELP, type TargetSelection } from '../lib/node/targets.js';
 import { parseArch, parseShimList, shimInfo, type Arch, type ShimInfo, type ShimName } from '../lib/shims/catalog.js';
 import type { Pins, ShimOrigin } from '../lib/shims/releases.js';
-import { listOption as list, stringOption as string, type CommandContext, type OptionValues } from './command.js';
+import type { CommandContext, OptionValues } from './command.js';
 
 /** One flag: `arg` names its value (none: a boolean); `list`: repeatable. Help continues on lines of its own. */
 export interface Flag {
@@ -36,7 +36,11 @@ export function helpOf(title: string, flags: Flags, after = ''): string {
   return `${title ? `${title}\n` : ''}${lines.join('\n')}${after ? `\n${after}` : ''}`;
 }
 
-export { string, list };
+export const string = (options: OptionValues, name: string): string | undefined => (typeof options[name] === 'string' ? options[name] : undefined);
+
+/** A repeatable and comma-separated flag's values. */
+export const list = (options: OptionValues, name: string): string[] =>
+  [options[name] ?? []].flat().flatMap((v) => (typeof v === 'string' ? v.split(',') : [])).map((v) => v.trim()).filter(Boolean);
 
 /** "90s", "10m", "1h" or plain seconds -> milliseconds. */
 export function durationOption(options: OptionValues, name: string, fallbackMs: number): number {
@@ -47,11 +51,9 @@ export function durationOption(options: OptionValues, name: string, fallbackMs: 
   return Math.round(Number(m[1]) * { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[(m[2] ?? 's') as 'ms' | 's' | 'm' | 'h']);
 }
 
-export function positiveInt(options: OptionValues, name: string, fallback: number): number;
-export function positiveInt(options: OptionValues, name: string): number | undefined;
-export function positiveInt(options: OptionValues, name: string, fallback?: number): number | undefined {
+export function positiveInt<F extends number | undefined = undefined>(options: OptionValues, name: string, fallback?: F): number | F {
   const value = string(options, name);
-  if (value === undefined) return fallback;
+  if (value === undefined) return fallback as F;
   const n = Number(value);
   if (!/^\d+$/.test(value) || !Number.isInteger(n) || n < 1) throw new UsageError(`--${name} must be a positive whole number, not '${value}'`);
   return n;

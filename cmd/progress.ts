@@ -129,7 +129,7 @@ export function clusterView(ctx: CommandContext, dryRun = false): { onEvent: (e:
  * summary (or a JSON array). Returns the exit code.
  */
 export async function showFleet(ctx: CommandContext, json: boolean, names: string[], local: boolean, start: (onEvent: (e: FleetEvent) => void, signal: AbortSignal) => Promise<FleetOutcome[]>): Promise<number> {
-  const { fleetSummary, outcomeJson, resultJson, resultLines, resultSummary } = await import('../lib/node/outcome.js');
+  const { fleetReport, resultSummary } = await import('../lib/node/outcome.js');
   const view = progress(ctx, { quietRows: json });
   // Ctrl-C: nodes stop at their next safe point and undo; a node restarting containerd finishes that step.
   const abort = new AbortController();
@@ -154,19 +154,8 @@ export async function showFleet(ctx: CommandContext, json: boolean, names: strin
     process.removeListener('SIGINT', onSigint);
     await rows.end();
   }
-  const out = (text: string) => ctx.stdout.write(`${text}\n`);
-  if (local) {
-    const [only] = outcomes;
-    if (!only!.ok) throw only!.error;
-    if (json) out(JSON.stringify(resultJson(only!.result), null, 2));
-    else for (const l of resultLines(only!.result)) out(`${only!.node}: ${l}`);
-    return abort.signal.aborted ? 130 : 0;
-  }
-  if (json) out(JSON.stringify(outcomes.map(outcomeJson), null, 2));
-  else for (const o of outcomes) o.ok ? resultLines(o.result).forEach((l) => out(`${o.node}: ${l}`)) : out(`${o.node}: ✗ ${o.error.message.replace(/\n/g, `\n${o.node}:   `)}`);
-  const failed = outcomes.filter((o) => !o.ok);
-  ctx.stderr.write(`${fleetSummary(outcomes)}\n`);
-  if (abort.signal.aborted) return 130;
-  if (failed.length && failed.every((f) => !f.ok && f.error.exitCode === 2)) return 2;
-  return failed.length ? 1 : 0;
+  const report = fleetReport(outcomes, { json, local, interrupted: abort.signal.aborted });
+  ctx.stdout.write(report.stdout);
+  if (report.summary) ctx.stderr.write(`${report.summary}\n`);
+  return report.exitCode;
 }

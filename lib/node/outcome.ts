@@ -56,3 +56,24 @@ export function fleetSummary(outcomes: readonly FleetOutcome[]): string {
   const changed = outcomes.filter((o) => o.ok && o.result.applied).length;
   return `${outcomes.length} node${outcomes.length === 1 ? '' : 's'}: ${outcomes.length - failed.length} ok (${changed} changed)${failed.length ? `, ${failed.length} failed: ${failed.map((f) => f.node).join(', ')}` : ''}`;
 }
+
+/**
+ * What a fleet run prints and returns. --local: one result (its failure is
+ * thrown as the command's error). Otherwise a line per node (or a JSON array)
+ * and a summary; exit 2 when every failure was bad usage, 1 when any node
+ * failed, 130 when interrupted.
+ */
+export function fleetReport(outcomes: readonly FleetOutcome[], o: { json: boolean; local: boolean; interrupted: boolean }): { stdout: string; summary?: string; exitCode: number } {
+  const text = (lines: string[]) => lines.map((l) => `${l}\n`).join('');
+  if (o.local) {
+    const only = outcomes[0]!;
+    if (!only.ok) throw only.error;
+    return { stdout: o.json ? text([JSON.stringify(resultJson(only.result), null, 2)]) : text(resultLines(only.result).map((l) => `${only.node}: ${l}`)), exitCode: o.interrupted ? 130 : 0 };
+  }
+  const lines = o.json
+    ? [JSON.stringify(outcomes.map(outcomeJson), null, 2)]
+    : outcomes.flatMap((r) => (r.ok ? resultLines(r.result).map((l) => `${r.node}: ${l}`) : [`${r.node}: ✗ ${r.error.message.replace(/\n/g, `\n${r.node}:   `)}`]));
+  const failed = outcomes.filter((r) => !r.ok);
+  const exitCode = o.interrupted ? 130 : failed.length && failed.every((f) => !f.ok && f.error.exitCode === 2) ? 2 : failed.length ? 1 : 0;
+  return { stdout: text(lines), summary: fleetSummary(outcomes), exitCode };
+}
