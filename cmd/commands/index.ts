@@ -1,6 +1,8 @@
 // Every command, in the order `kubewasm --help` lists them.
 import type { Command } from '../command.js';
 import { bundle } from './bundle.js';
+import { clusterCreate } from './cluster-create.js';
+import { clusterDelete } from './cluster-delete.js';
 import { install } from './install.js';
 import { label, unlabel } from './label.js';
 import { manifests } from './manifests.js';
@@ -10,4 +12,4 @@ import { verify } from './verify.js';
 import { nodeInstall } from './node-install.js';
 import { nodeUninstall } from './node-uninstall.js';
 
-export const COMMANDS: Command[] = [install, status, verify, label, unlabel, uninstall, manifests, nodeInstall, nodeUninstall, bundle];
+export const COMMANDS: Command[] = [install, status, verify, label, unlabel, uninstall, manifests, nodeInstall, nodeUninstall, bundle, clusterCreate, clusterDelete];

@@ -1,142 +1,27 @@
 // Cluster bootstrap (`kubewasm cluster create | delete`): make a cluster with its
-// own CLI (kind, k3d, or the lab's script), make it Wasm-capable (install, which
-// the command passes in), prove it (verify), and summarize. On failure, the
-// cluster's logs go into a folder the error names. The commands each provider
-// runs are pure plans (argv lists); createCluster and friends act on them.
+// own CLI (kind, k3d, or the lab's script), make it Wasm-capable (the install
+// flow, on the nodes that take pods), prove it (verify), and summarize. On
+// failure, the cluster's logs go into a folder the error names. The commands
+// each provider runs are pure plans (./cluster-plan.ts); this file acts on them.
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { KubewasmError, UsageError } from '../errors.js';
 import { spawn } from 'node:child_process';
+import { KubewasmError } from '../errors.js';
 import type { ExecResult } from '../host/host.js';
 import { Kube } from './client.js';
-import { INSTALLER, NAMESPACE, API_VERSION } from './names.js';
+import { clusterContext, createPlan, deletePlan, logPlan, nodesPlan, type ClusterProvider, type ClusterSpec, type Step } from './cluster-plan.js';
+import { install, type ClusterEvent as InstallEvent, type InstallOptions } from './install.js';
+import { API_VERSION, INSTALLER, NAMESPACE } from './names.js';
 import { kubewasmRuntimeClasses } from './objects.js';
 import { readStatus } from './status.js';
 import { verifyRuntimeClasses, type VerifyResult } from './verify.js';
 
-export const CLUSTER_PROVIDERS = ['kind', 'k3d', 'lab'] as const;
-export type ClusterProvider = (typeof CLUSTER_PROVIDERS)[number];
+/** Nodes that take pods: kind's and kubeadm's control plane keeps its NoSchedule taint and gets no shim. */
+export const WORKER_SELECTOR = '!node-role.kubernetes.io/control-plane';
 
-export interface ClusterSpec {
-  provider: ClusterProvider;
-  /** kind/k3d cluster name (kind's default: "kind"). */
-  name: string;
-  /** The provider's config file (kind: kind-config.yaml). */
-  config?: string;
-  /** Node image (kind --image, k3d --image). */
-  image?: string;
-  /** The kubeconfig file the provider writes the cluster's context into. */
-  kubeconfig: string;
-  /** How long the provider may wait for its control plane. */
-  waitMs: number;
-  /** The lab's script (provider lab): scripts/lab/lab in a kubewasm clone. */
-  labScript?: string;
-}
-
-export interface Step {
-  what: string;
-  argv: string[];
-  /** Write the command's stdout to this file (log collection). */
-  stdoutFile?: string;
-}
-
-export function parseProvider(value: string | undefined): ClusterProvider {
-  const v = value ?? 'kind';
-  if (!(CLUSTER_PROVIDERS as readonly string[]).includes(v)) throw new UsageError(`unknown --provider '${v}'`, `choose one of: ${CLUSTER_PROVIDERS.join(', ')}`);
-  return v as ClusterProvider;
-}
-
-/** The kubeconfig context the provider names its cluster by. */
-export function clusterContext(spec: Pick<ClusterSpec, 'provider' | 'name'>): string {
-  switch (spec.provider) {
-    case 'kind':
-      return `kind-${spec.name}`;
-    case 'k3d':
-      return `k3d-${spec.name}`;
-    case 'lab':
-      return 'kubewasm-lab';
-  }
-}
-
-const seconds = (ms: number) => `${Math.max(1, Math.ceil(ms / 1000))}s`;
-
-/** Pure: the commands that create the cluster and write its kubeconfig. */
-export function createPlan(spec: ClusterSpec): Step[] {
-  switch (spec.provider) {
-    case 'kind':
-      // --retain: a failed create keeps its nodes until kubewasm has exported their logs.
-      return [
-        {
-          what: `kind create cluster '${spec.name}'`,
-          argv: ['kind', 'create', 'cluster', '--name', spec.name, '--kubeconfig', spec.kubeconfig, '--retain', '--wait', seconds(spec.waitMs),
-            ...(spec.config ? ['--config', spec.config] : []), ...(spec.image ? ['--image', spec.image] : [])],
-        },
-      ];
-    case 'k3d':
-      return [
-        {
-          what: `k3d cluster create '${spec.name}'`,
-          argv: ['k3d', 'cluster', 'create', spec.name, '--wait', '--timeout', seconds(spec.waitMs), '--kubeconfig-update-default=false', '--kubeconfig-switch-context=false',
-            ...(spec.config ? ['--config', spec.config] : []), ...(spec.image ? ['--image', spec.image] : [])],
-        },
-        { what: `k3d kubeconfig write '${spec.name}'`, argv: ['k3d', 'kubeconfig', 'write', spec.name, '--output', spec.kubeconfig] },
-      ];
-    case 'lab':
-      return [{ what: 'lab up', argv: [labScript(spec), 'up'] }];
-  }
-}
-
-/** Pure: the commands that delete the cluster. */
-export function deletePlan(spec: ClusterSpec): Step[] {
-  switch (spec.provider) {
-    case 'kind':
-      return [{ what: `kind delete cluster '${spec.name}'`, argv: ['kind', 'delete', 'cluster', '--name', spec.name, '--kubeconfig', spec.kubeconfig] }];
-    case 'k3d':
-      return [{ what: `k3d cluster delete '${spec.name}'`, argv: ['k3d', 'cluster', 'delete', spec.name] }];
-    case 'lab':
-      return [{ what: 'lab down', argv: [labScript(spec), 'down'] }];
-  }
-}
-
-/** Pure: the commands that list the cluster's node containers. */
-export function nodesPlan(spec: ClusterSpec): Step {
-  switch (spec.provider) {
-    case 'kind':
-      return { what: 'kind get nodes', argv: ['kind', 'get', 'nodes', '--name', spec.name] };
-    case 'k3d':
-      return { what: 'docker ps (k3d nodes)', argv: ['docker', 'ps', '-a', '--filter', `label=k3d.cluster=${spec.name}`, '--format', '{{.Names}}'] };
-    case 'lab':
-      return { what: 'docker ps (lab nodes)', argv: ['docker', 'ps', '-a', '--filter', 'label=io.kubewasm.lab.node', '--format', '{{.Names}}'] };
-  }
-}
-
-/**
- * Pure: the commands that collect the cluster's logs into `dir`: kind's own
- * export (every node's journal, kubelet and containerd logs, pod logs) and
- * each node container's containerd journal (k3s has no journal: its log).
- */
-export function logPlan(spec: ClusterSpec, dir: string, nodes: readonly string[]): Step[] {
-  const steps: Step[] = [];
-  if (spec.provider === 'kind') steps.push({ what: 'kind export logs', argv: ['kind', 'export', 'logs', path.join(dir, 'kind'), '--name', spec.name] });
-  for (const node of nodes) {
-    steps.push(
-      spec.provider === 'k3d'
-        ? { what: `${node}: k3s log`, argv: ['docker', 'logs', node], stdoutFile: path.join(dir, 'nodes', node, 'k3s.log') }
-        : { what: `${node}: containerd journal`, argv: ['docker', 'exec', node, 'journalctl', '-u', 'containerd', '--no-pager', '-o', 'short-precise'], stdoutFile: path.join(dir, 'nodes', node, 'containerd.journal') },
-    );
-  }
-  return steps;
-}
-
-function labScript(spec: ClusterSpec): string {
-  if (!spec.labScript) throw new UsageError('--provider lab needs a kubewasm clone (scripts/lab/lab)', 'run kubewasm from a clone of its repository, or use --provider kind');
-  return spec.labScript;
-}
-
-// ---- acting ----
-
-export type ClusterEvent =
+export type BootstrapEvent =
   | { type: 'step'; what: string }
+  | { type: 'install'; event: InstallEvent }
   | { type: 'done'; what: string; ms: number }
   | { type: 'output'; what: string; line: string }
   | { type: 'verify'; result: VerifyResult };
@@ -153,12 +38,15 @@ export interface ClusterSummary {
 
 export type StepRunner = (step: Step, onLine?: (line: string) => void) => Promise<ExecResult>;
 
+/** What install needs beyond the cluster: the shims and where they come from (the command's flags). */
+export type InstallInputs = Omit<InstallOptions, 'namespace' | 'selection' | 'verify' | 'dryRun' | 'timeoutMs'>;
+
 export interface CreateDeps {
-  /** Makes the cluster Wasm-capable (kubewasm install on it), throwing on failure. */
-  install: (target: { kubeconfig: string; context: string }) => Promise<void>;
+  /** The install flow's inputs; cluster create opts in the nodes that take pods and verifies itself. */
+  install: InstallInputs;
   /** Where logs go when something fails. */
   logsDir: string;
-  onEvent?: (e: ClusterEvent) => void;
+  onEvent?: (e: BootstrapEvent) => void;
   /** Per verify pod. */
   verifyTimeoutMs?: number;
   /** Runs a step (default: the real CLIs on PATH, their output streamed line by line). */
@@ -180,14 +68,19 @@ export async function createCluster(spec: ClusterSpec, deps: CreateDeps): Promis
     phase = 'install';
     const t1 = Date.now();
     emit({ type: 'step', what: 'kubewasm install' });
-    await deps.install({ kubeconfig: spec.kubeconfig, context });
+    const kube = Kube.connect({ kubeconfig: spec.kubeconfig, context });
+    const installed = await install(
+      kube,
+      { ...deps.install, namespace: NAMESPACE, selection: { names: [], selector: WORKER_SELECTOR, all: false }, verify: false, dryRun: false, timeoutMs: spec.waitMs },
+      (event) => emit({ type: 'install', event }),
+    );
+    if (!installed) throw new KubewasmError({ what: 'kubewasm install did not finish' });
     timings.installMs = Date.now() - t1;
     emit({ type: 'done', what: 'kubewasm install', ms: timings.installMs });
 
     phase = 'verify';
     const t2 = Date.now();
     emit({ type: 'step', what: 'kubewasm verify' });
-    const kube = Kube.connect({ kubeconfig: spec.kubeconfig, context });
     const classes = await kubewasmRuntimeClasses(kube);
     const results = await verifyRuntimeClasses(kube, classes, { timeoutMs: deps.verifyTimeoutMs ?? 120_000, onResult: (result) => emit({ type: 'verify', result }) });
     timings.verifyMs = Date.now() - t2;
@@ -211,7 +104,7 @@ export async function createCluster(spec: ClusterSpec, deps: CreateDeps): Promis
   }
 }
 
-export async function deleteCluster(spec: ClusterSpec, deps: { run?: StepRunner; onEvent?: (e: ClusterEvent) => void } = {}): Promise<void> {
+export async function deleteCluster(spec: ClusterSpec, deps: { run?: StepRunner; onEvent?: (e: BootstrapEvent) => void } = {}): Promise<void> {
   const emit = deps.onEvent ?? (() => {});
   for (const step of deletePlan(spec)) await mustRun(step, deps.run ?? runStep, emit);
 }
@@ -234,7 +127,7 @@ async function summarize(spec: ClusterSpec, kube: Kube, context: string, results
 }
 
 /** Best effort: every step runs even when one fails; returns the folder. */
-async function collectLogs(spec: ClusterSpec, dir: string, ctx: { run: StepRunner; emit: (e: ClusterEvent) => void; context: string; failure: unknown }): Promise<string> {
+async function collectLogs(spec: ClusterSpec, dir: string, ctx: { run: StepRunner; emit: (e: BootstrapEvent) => void; context: string; failure: unknown }): Promise<string> {
   await mkdir(dir, { recursive: true });
   ctx.emit({ type: 'step', what: `collecting logs into ${dir}` });
   const failure = ctx.failure instanceof KubewasmError ? `${ctx.failure.message}\n${describeCause(ctx.failure.cause)}` : String((ctx.failure as Error)?.stack ?? ctx.failure);
@@ -278,7 +171,7 @@ function describeCause(cause: unknown): string {
   return cause instanceof Error ? (cause.stack ?? cause.message) : cause === undefined ? '' : String(cause);
 }
 
-async function mustRun(step: Step, run: StepRunner, emit: (e: ClusterEvent) => void): Promise<void> {
+async function mustRun(step: Step, run: StepRunner, emit: (e: BootstrapEvent) => void): Promise<void> {
   const t = Date.now();
   emit({ type: 'step', what: step.what });
   const r = await run(step, (line) => emit({ type: 'output', what: step.what, line }));

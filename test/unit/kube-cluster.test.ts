@@ -1,6 +1,6 @@
 // The commands `kubewasm cluster create | delete` run for each provider (pure plans).
 import { describe, expect, it } from 'vitest';
-import { clusterContext, createPlan, deletePlan, logPlan, parseProvider, type ClusterSpec } from '../../lib/kube/cluster.js';
+import { clusterContext, createPlan, deletePlan, logPlan, parseProvider, type ClusterSpec } from '../../lib/kube/cluster-plan.js';
 
 const kind: ClusterSpec = { provider: 'kind', name: 'ci', config: '/w/kind-config.yaml', image: 'kubewasm-lab/kind-node:v1.34.4-abc', kubeconfig: '/tmp/kc', waitMs: 300_000 };
 

@@ -1,0 +1,17 @@
+import type { Command } from '../command.js';
+import { helpOf, parseConfig } from '../flags.js';
+import { CLUSTER_FLAGS, clusterSpec } from './cluster-flags.js';
+
+export const clusterDelete: Command = {
+  path: ['cluster', 'delete'],
+  summary: 'Delete a cluster made by kubewasm cluster create (kind delete cluster; k3d cluster delete)',
+  usage: 'kubewasm cluster delete [--provider kind|k3d|lab] [--name N] [--kubeconfig FILE]',
+  options: parseConfig(CLUSTER_FLAGS),
+  help: helpOf('', CLUSTER_FLAGS),
+  async run(ctx) {
+    const { deleteCluster } = await import('../../lib/kube/cluster.js');
+    const spec = clusterSpec(ctx.options);
+    await deleteCluster(spec, { onEvent: (e) => (e.type === 'done' ? ctx.stderr.write(`✓ ${e.what}\n`) : undefined) });
+    return 0;
+  },
+};
