@@ -1,6 +1,6 @@
 // The ssh transport and the node algorithm on "nodes" made of namespaces,
-// each with its own OpenSSH server and its own containerd (Debian 1.6 and the
-// 2.2.9 build): kubewasm converges them over SSH with no containerd option at
+// each with its own OpenSSH server and its own containerd (Debian 1.6, the
+// 2.2.9 and the 2.4.2 build): kubewasm converges them over SSH with no containerd option at
 // all (the nodes look like real machines), and uninstall gives back every byte.
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -32,7 +32,7 @@ describe('ssh transport on namespace nodes', () => {
     for (const shim of Object.values(SHIMS)) writeStandInShim(shimSource, shim.binaryName);
     net = createNet('10.247.119');
     key = clientKey(work);
-    for (const [i, version] of (['1.6', '2.2'] as const).entries()) {
+    for (const [i, version] of (['1.6', '2.2', '2.4'] as const).entries()) {
       const node = createNode(net, i + 1, version, { config: DEFAULT_CONFIG[version] });
       const sshd = startSshd(node, key);
       node.startContainerd();
@@ -53,7 +53,9 @@ describe('ssh transport on namespace nodes', () => {
       expect((await host.exec(['sleep', '5'], { timeoutMs: 300 })).code).toBe(124);
       expect((await host.exec(['cat'], { input: 'to stdin' })).stdout).toBe('to stdin');
       const bytes = Buffer.from([0, 1, 2, 255, 10, 13, 0]);
-      await host.writeFileAtomic('/var/lib/probe/file', bytes, 0o640).catch((err: Error) => expect(err.message).toMatch(/write/));
+      // Into a directory that does not exist: refused with the node, the path and the shell's reason; nothing is created.
+      await expect(host.writeFileAtomic('/var/lib/probe/file', bytes, 0o640)).rejects.toThrow(/^write node1:\/var\/lib\/probe\/file failed \(exit \d+\): .*(Directory nonexistent|No such file or directory)/);
+      expect(await host.stat('/var/lib/probe')).toBeUndefined();
       await host.mkdirp('/var/lib/probe', 0o700);
       await host.writeFileAtomic('/var/lib/probe/file', bytes, 0o640);
       expect(await host.readFile('/var/lib/probe/file')).toEqual(bytes);
@@ -72,7 +74,7 @@ describe('ssh transport on namespace nodes', () => {
     }
   });
 
-  for (const [i, label] of ['containerd 1.6 (config version 2)', 'containerd 2.2.9 (config version 3)'].entries()) {
+  for (const [i, label] of ['containerd 1.6 (config version 2)', 'containerd 2.2.9 (config version 3)', 'containerd 2.4.2 (config version 4)'].entries()) {
     it(`converges and resets a node with ${label}, byte for byte`, async () => {
       const { node } = nodes[i]!;
       const before = node.snapshot();
@@ -123,13 +125,16 @@ describe('ssh transport on namespace nodes', () => {
       const result = await kubewasm(['node', 'install', ...sshFlags(), '--shim-dir', shimSource, '--shims', 'wasmtime', '-o', 'json']);
       expect(result.code, result.stderr).toBe(0);
       const json = JSON.parse(result.stdout);
-      expect(json).toHaveLength(2);
+      expect(json).toHaveLength(3);
       expect(json.map((r: { node: string }) => r.node)).toEqual(nodes.map((n) => `root@${n.node.ip}`));
       for (const r of json) expect(r).toMatchObject({ ok: true, applied: true, restart: true, config: { registered: ['wasmtime'] }, uploads: [{ shim: 'wasmtime', path: '/usr/local/bin/containerd-shim-wasmtime-v1' }] });
       expect(json[0].config.version).toBe(2);
       expect(json[1].config.version).toBe(3);
-      const [a, b] = restartStarts();
-      expect(Math.abs(b! - a!)).toBeGreaterThan(1000); // the second restart began after the first one's step ended
+      expect(json[2].config.version).toBe(4);
+      const starts = restartStarts().sort((x, y) => x - y);
+      expect(starts).toHaveLength(3);
+      // each restart began after the previous one's step ended
+      for (let i = 1; i < starts.length; i++) expect(starts[i]! - starts[i - 1]!).toBeGreaterThan(1000);
       for (const { node } of nodes) expect(Object.keys(node.criInfo().config.containerd.runtimes)).toContain('wasmtime');
 
       // Uninstall through an inventory file (YAML), two restarts at once.
@@ -139,9 +144,11 @@ describe('ssh transport on namespace nodes', () => {
       const removed = await kubewasm(['node', 'uninstall', '--inventory', inventory, '--max-unavailable', '2']);
       expect(removed.code, removed.stderr).toBe(0);
       expect(removed.stdout).toContain('node1: ✓ edit /etc/containerd/config.toml (config version 2): unregister wasmtime');
-      expect(removed.stderr).toContain('2 nodes: 2 ok (2 changed)');
-      const [c, d] = restartStarts();
-      expect(Math.abs(d! - c!)).toBeLessThan(1000); // both restarted together
+      expect(removed.stdout).toContain('node3: ✓ edit /etc/containerd/config.toml (config version 4): unregister wasmtime');
+      expect(removed.stderr).toContain('3 nodes: 3 ok (3 changed)');
+      const [c, d, e] = restartStarts().sort((x, y) => x - y);
+      expect(d! - c!).toBeLessThan(1000); // two restarted together
+      expect(e! - c!).toBeGreaterThan(1000); // the third waited for a free slot
       nodes.forEach(({ node }, i) => expect(node.snapshot()).toEqual(before[i]));
     });
 
@@ -150,9 +157,9 @@ describe('ssh transport on namespace nodes', () => {
       const result = await kubewasm(['node', 'install', ...sshFlags(), '--ssh', `root@${net.prefix}.99`, '--shim-dir', shimSource, '-o', 'json']);
       expect(result.code).toBe(1);
       const json = JSON.parse(result.stdout);
-      expect(json.map((r: { ok: boolean }) => r.ok)).toEqual([true, true, false]);
-      expect(json[2]).toMatchObject({ node: `root@${net.prefix}.99`, ok: false, error: { what: expect.stringMatching(/not in .*known_hosts|cannot connect|timed out/) } });
-      expect(result.stderr).toContain(`3 nodes: 2 ok (2 changed), 1 failed: root@${net.prefix}.99`);
+      expect(json.map((r: { ok: boolean }) => r.ok)).toEqual([true, true, true, false]);
+      expect(json[3]).toMatchObject({ node: `root@${net.prefix}.99`, ok: false, error: { what: expect.stringMatching(/not in .*known_hosts|cannot connect|timed out/) } });
+      expect(result.stderr).toContain(`4 nodes: 3 ok (3 changed), 1 failed: root@${net.prefix}.99`);
       const removed = await kubewasm(['node', 'uninstall', ...sshFlags()]);
       expect(removed.code, removed.stderr).toBe(0);
       nodes.forEach(({ node }, i) => expect(node.snapshot()).toEqual(before[i]));
