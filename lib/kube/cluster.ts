@@ -168,7 +168,7 @@ async function installerPodLogs(spec: ClusterSpec, dir: string, context: string)
 }
 
 function describeCause(cause: unknown): string {
-  return cause instanceof Error ? (cause.stack ?? cause.message) : cause === undefined ? '' : String(cause);
+  return cause instanceof Error ? cause.message : cause === undefined ? '' : String(cause);
 }
 
 async function mustRun(step: Step, run: StepRunner, emit: (e: BootstrapEvent) => void): Promise<void> {
@@ -180,6 +180,8 @@ async function mustRun(step: Step, run: StepRunner, emit: (e: BootstrapEvent) =>
     throw new KubewasmError({
       what: `'${step.argv.join(' ')}' failed (exit ${r.code})${tail ? `: ${tail}` : ''}`,
       fix: r.code === 127 ? `install ${step.argv[0]} (its CLI must be on PATH)` : undefined,
+      // The whole output, for failure.txt in the logs folder.
+      cause: new Error(`output of ${step.argv.join(' ')}:\n${r.stdout}${r.stderr}`),
     });
   }
   emit({ type: 'done', what: step.what, ms: Date.now() - t });
