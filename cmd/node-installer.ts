@@ -60,7 +60,8 @@ async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
   const probe = createServer((req, res) => {
     const ok = req.url === '/healthz' || (req.url === '/readyz' && controller.status.ready);
     res.writeHead(ok ? 200 : 503, { 'content-type': 'text/plain' }).end(`${controller.status.message}\n`);
-    if (ok && req.url === '/readyz') for (const resolve of probedReady.splice(0)) resolve();
+    // Give the kubelet a moment to publish the pod's Ready condition (and the DaemonSet its count) before the Node says Ready.
+    if (ok && req.url === '/readyz') for (const resolve of probedReady.splice(0)) setTimeout(resolve, 1_500).unref();
   });
   const port = Number(env['KUBEWASM_PROBE_PORT'] ?? PROBE_PORT);
   await new Promise<void>((resolve, reject) => probe.once('error', reject).listen(port, resolve));

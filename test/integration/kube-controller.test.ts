@@ -177,6 +177,20 @@ describe('node installer controller (real kube-apiserver, real containerd 2.2)',
     expect(Object.keys((await node('node-b')).metadata?.labels ?? {}).filter((k) => k.includes('kubewasm'))).toEqual([]);
   });
 
+  it('idle on a converged node: no reconcile at all, and little CPU (the watch polls cheap facts only)', async () => {
+    await until('a Ready node', async () => (await node()).metadata?.annotations?.[ANNOTATIONS.state] === 'Ready' && controller.status.ready);
+    await new Promise((r) => setTimeout(r, 2_000)); // the re-check its own converge caused
+    const reconciles = controller.stats.reconciles;
+    const cpu = process.cpuUsage();
+    await new Promise((r) => setTimeout(r, 15_000));
+    const used = process.cpuUsage(cpu);
+    expect(controller.stats.reconciles).toBe(reconciles);
+    expect(controller.watched).toEqual(expect.arrayContaining([containerd.configPath, shimPath(), path.join(options.stateDir!, 'installed.json'), containerd.socket]));
+    const percent = ((used.user + used.system) / 1000 / 15_000) * 100;
+    figures.push(`controller idle (watch: inotify + 1 s poll, this test process as a whole): ${percent.toFixed(2)} % of a core over 15 s, ${controller.stats.reconciles - reconciles} reconciles`);
+    expect(percent).toBeLessThan(5);
+  });
+
   const block = /\n# BEGIN kubewasm[\s\S]*?# END kubewasm\n/;
   const driftCases: Array<[string, () => void, (() => void)?]> = [
     ['shim binary deleted', () => rmSync(shimPath())],
