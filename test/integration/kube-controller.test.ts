@@ -17,7 +17,7 @@ import { NodeWatcher } from '../../lib/kube/node-watch.js';
 import { SHIMS } from '../../lib/shims/catalog.js';
 import { shimsFromDir } from '../../lib/shims/shim-dir.js';
 import { createNode, installerTokenOnNode, startApiserver, waitForOwnNodePolicy, type TestApiserver } from '../support/apiserver.js';
-import { CONTAINERD_BUILDS, CRICTL, testContainerd, type TestContainerd } from '../../scripts/lab/support/containerd.js';
+import { CONTAINERD_BUILDS, CRICTL, testContainerd, writeStandInShim, type TestContainerd } from '../../scripts/lab/support/containerd.js';
 
 process.env['PATH'] = `${path.dirname(CRICTL)}:${process.env['PATH']}`;
 const fixture = new URL('../fixtures/containerd/containerd-2.2.9-default.toml', import.meta.url).pathname;
@@ -113,8 +113,8 @@ describe('node installer controller (real kube-apiserver, real containerd 2.2)',
     // Counts containerd (re)starts: a conflict must not become a restart loop.
     writeFileSync(containerd.restartScript, `echo restart >> ${path.join(containerd.dir, 'restarts')}\n${readFileSync(containerd.restartScript, 'utf8')}`);
     containerd.start();
-    // A stand-in shim that answers -v like runwasi's shims (the installer checks that the shim runs); containers never start here.
-    writeFileSync(path.join(shimDir, SHIMS.wasmtime.binaryName), '#!/bin/sh\ncase "$1" in -v|--version) echo "containerd-shim-wasmtime-v1 (stand-in)"; exit 0;; esac\nexit 1\n', { mode: 0o755 });
+    // The stand-in answers -v like runwasi's shims (the installer checks that the shim runs); containers never start here.
+    writeStandInShim(shimDir, SHIMS.wasmtime.binaryName);
     options = {
       containerd: { configPath: containerd.configPath, address: containerd.socket, binary: containerd.binary, shimDir: containerd.shimDir, restart: { kind: 'command', argv: ['sh', containerd.restartScript] } },
       stateDir: path.join(containerd.dir, 'state-kubewasm'),
