@@ -86,6 +86,8 @@ describe('node installer controller (real kube-apiserver, real containerd 2.2)',
   const restarts = () => readFileSync(path.join(containerd.dir, 'restarts'), 'utf8').split('\n').filter(Boolean).length;
   const nodeEvents = async (reason: string) =>
     (await admin.core.listNamespacedEvent({ namespace: 'default', fieldSelector: `involvedObject.kind=Node,involvedObject.name=node-a,reason=${reason}` })).items;
+  /** How often it happened: the same event again is counted up on the last one (as the kubelet does). */
+  const occurrences = async (reason: string) => (await nodeEvents(reason)).reduce((n, e) => n + (e.count ?? 1), 0);
   /** Every change of node-a as the API server announces it: time, ready label, state. */
   const history: Array<{ t: number; ready: boolean; state: string | undefined }> = [];
   const historyWatch = new AbortController();
@@ -213,7 +215,7 @@ describe('node installer controller (real kube-apiserver, real containerd 2.2)',
 
   it.each(driftCases)('drift (%s): the ready label goes within 10 s (Drifted, last-error, a Warning event), Ready again within 30 s', async (what, act, after) => {
     await until('a Ready node to start from', async () => (await node()).metadata?.annotations?.[ANNOTATIONS.state] === 'Ready' && controller.status.ready);
-    const drifted = (await nodeEvents('Drifted')).length;
+    const drifted = await occurrences('Drifted');
     const from = history.length;
     const t0 = Date.now();
     act();
@@ -228,10 +230,9 @@ describe('node installer controller (real kube-apiserver, real containerd 2.2)',
     expect(history.slice(from).filter((h) => h.t >= gone.t && h.t < back.t).every((h) => !h.ready)).toBe(true);
     const n = await node();
     expect(n.metadata?.annotations?.[ANNOTATIONS.lastError]).toBeUndefined();
+    expect(await occurrences('Drifted')).toBe(drifted + 1);
     const events = await nodeEvents('Drifted');
-    expect(events.length).toBe(drifted + 1);
-    expect(events.at(-1)?.type).toBe('Warning');
-    expect(events.at(-1)?.message).toMatch(/removed the ready label/);
+    expect(events.every((e) => e.type === 'Warning' && /removed the ready label/.test(e.message ?? ''))).toBe(true);
     expect(containerd.criInfo().config.containerd.runtimes).toHaveProperty('wasmtime');
     expect(controller.status.ready).toBe(true);
     after?.();
@@ -243,7 +244,7 @@ describe('node installer controller (real kube-apiserver, real containerd 2.2)',
     const before = readFileSync(containerd.configPath, 'utf8');
     const edited = before.replace(/^(\s*runtime_type = .*containerd\.wasmtime.*)$/m, '$1\n  privileged_without_host_devices = true');
     expect(edited).not.toBe(before);
-    const conflicts = (await nodeEvents('Conflict')).length;
+    const conflicts = await occurrences('Conflict');
     const restartsBefore = restarts();
     writeFileSync(containerd.configPath, edited);
     await until('the Conflict state', async () => (await node()).metadata?.annotations?.[ANNOTATIONS.state] === 'Conflict', 10_000);
@@ -253,7 +254,7 @@ describe('node installer controller (real kube-apiserver, real containerd 2.2)',
     await new Promise((r) => setTimeout(r, 20_000));
     expect(readFileSync(containerd.configPath, 'utf8')).toBe(edited);
     expect(restarts()).toBe(restartsBefore);
-    expect((await nodeEvents('Conflict')).length).toBe(conflicts + 1);
+    expect(await occurrences('Conflict')).toBe(conflicts + 1);
     expect((await node()).metadata?.labels?.[readyLabel('wasmtime')]).toBe('ready');
     writeFileSync(containerd.configPath, before);
     await until('Ready after the edit was undone', async () => (await node()).metadata?.annotations?.[ANNOTATIONS.state] === 'Ready', 10_000);
