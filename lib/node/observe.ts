@@ -67,7 +67,6 @@ export async function observeNode(host: NodeHost, desired: NodeDesired, options:
     const plan = planNode(facts, desired);
     planProblems = [
       ...(plan.config.changed ? [`${plan.config.path}: kubewasm's block is ${plan.config.before?.includes('# BEGIN kubewasm') ? 'not what it should be' : 'missing'}`] : []),
-      ...plan.config.autoRegistered.filter((name) => !cri.runtimes?.includes(name)).map((name) => `runtime ${name} waits for the distribution to register it (restart)`),
       ...plan.removals.map((r) => `${r.path} is no longer wanted and still there`),
     ];
   } catch (err) {

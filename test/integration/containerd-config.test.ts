@@ -39,7 +39,7 @@ const cases: Case[] = [
   { build: CONTAINERD_BUILDS['2.4'], fixture: 'kind-node-config.toml', loadedAs: 4 },
 ];
 
-describe.each(cases)('$build.label with $fixture', ({ build, fixture }) => {
+describe.each(cases)('$build.label with $fixture', ({ build, fixture, loadedAs }) => {
   let containerd: TestContainerd;
   let original: Buffer | undefined;
   const host = new LocalHost({ name: 'test-node' });
@@ -68,6 +68,7 @@ describe.each(cases)('$build.label with $fixture', ({ build, fixture }) => {
     expect(Object.keys(info.config.containerd.runtimes)).toEqual(expect.arrayContaining(['runc', 'wasmtime', 'spin']));
     expect(containerd.plugins()).toMatch(/io\.containerd\.grpc\.v1\s+cri\s+.*ok/);
     const dump = containerd.configDump();
+    expect(dump).toMatch(new RegExp(`^version = ${loadedAs}$`, 'm'));
     expect(dump).toMatch(/runtimes\.wasmtime\]\s*\n\s*[^\n]*\n?[\s\S]*?runtime_type = ['"]io\.containerd\.wasmtime\.v1['"]/);
     expect(readFileSync(path.join(containerd.shimDir, 'containerd-shim-wasmtime-v1')).equals(readFileSync(path.join(shimSource, 'containerd-shim-wasmtime-v1')))).toBe(true);
   });
