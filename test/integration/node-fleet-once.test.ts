@@ -8,7 +8,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { NodeHost } from '../../lib/host/host.js';
 import { LocalHost } from '../../lib/host/local.js';
-import { runFleet, type FleetEvent } from '../../lib/node/fleet.js';
+import { runFleet, type FleetEvent, type FleetOutcome } from '../../lib/node/fleet.js';
 import type { NodeTarget } from '../../lib/node/targets.js';
 import { SHIMS } from '../../lib/shims/catalog.js';
 import { CONTAINERD_BUILDS, testContainerd, writeStandInShim, type TestContainerd } from '../../scripts/lab/support/containerd.js';
@@ -16,6 +16,8 @@ import { CONTAINERD_BUILDS, testContainerd, writeStandInShim, type TestContainer
 const fixtures = new URL('../fixtures/containerd/', import.meta.url).pathname;
 const shimDir = mkdtempSync(path.join(tmpdir(), 'kubewasm-fleet-once-'));
 writeStandInShim(shimDir, SHIMS.wasmtime.binaryName);
+
+const failures = (outcomes: FleetOutcome[]) => outcomes.map((o) => (o.ok ? '' : o.error.message)).filter(Boolean).join('; ');
 
 interface Count {
   open: number;
@@ -73,7 +75,7 @@ describe('a fleet run opens, probes and closes each host once', () => {
       { job: { kind: 'install', shims: [SHIMS.wasmtime], supply: { kind: 'dir', dir: shimDir } }, converge: { criTimeoutMs: 60_000 }, maxUnavailable: 2, open: counting(counts) },
       (e) => events.push(e),
     );
-    expect(outcomes.map((o) => [o.node, o.ok, o.ok && o.result.applied])).toEqual([['node-16', true, true], ['node-22', true, true]]);
+    expect(outcomes.map((o) => [o.node, o.ok, o.ok && o.result.applied]), failures(outcomes)).toEqual([['node-16', true, true], ['node-22', true, true]]);
     expect(Object.fromEntries(counts)).toEqual({ 'node-16': { open: 1, uname: 1, close: 1 }, 'node-22': { open: 1, uname: 1, close: 1 } });
     expect(events.filter((e) => e.type === 'done').map((e) => e.type === 'done' && e.outcome.node).sort()).toEqual(['node-16', 'node-22']);
     for (const d of daemons) expect(Object.keys(d.criInfo().config.containerd.runtimes)).toContain('wasmtime');
@@ -82,7 +84,7 @@ describe('a fleet run opens, probes and closes each host once', () => {
   it('node uninstall: each node once, no probe, every node reset', async () => {
     const counts = new Map<string, Count>();
     const outcomes = await runFleet(targets, { job: { kind: 'uninstall' }, converge: { criTimeoutMs: 60_000 }, open: counting(counts) });
-    expect(outcomes.every((o) => o.ok && o.result.applied)).toBe(true);
+    expect(outcomes.every((o) => o.ok && o.result.applied), failures(outcomes)).toBe(true);
     expect(Object.fromEntries(counts)).toEqual({ 'node-16': { open: 1, uname: 0, close: 1 }, 'node-22': { open: 1, uname: 0, close: 1 } });
   });
 
@@ -97,7 +99,7 @@ describe('a fleet run opens, probes and closes each host once', () => {
         open: (t) => (t.name === 'unreachable' ? Promise.reject(new Error('connection refused')) : open(t)),
       },
     );
-    expect(outcomes.map((o) => [o.node, o.ok])).toEqual([['node-16', true], ['node-22', true], ['unreachable', false]]);
+    expect(outcomes.map((o) => [o.node, o.ok]), failures(outcomes)).toEqual([['node-16', true], ['node-22', true], ['unreachable', false]]);
     expect(outcomes[2]!.ok ? '' : outcomes[2]!.error.message).toBe('unreachable: connection refused');
     expect([...counts.values()]).toEqual([{ open: 1, uname: 1, close: 1 }, { open: 1, uname: 1, close: 1 }]);
     await runFleet(targets, { job: { kind: 'uninstall' }, converge: { criTimeoutMs: 60_000 }, open });
