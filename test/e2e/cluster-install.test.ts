@@ -9,6 +9,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ClusterStatus } from '../../lib/kube/status.js';
 import type { BenchResult } from '../../lib/kube/verify.js';
+import { NATIVE_LINE } from '../../lib/installer-image/smoke.js';
 import { kubewasm } from '../support/kubewasm-cli.js';
 import { LAB_SCRIPT, labEnv, type LabEnv } from '../support/lab.js';
 import { requireRoot } from '../../scripts/lab/support/requirements.js';
@@ -133,8 +134,24 @@ describe('kubewasm on a real cluster (lab: node-1 containerd 1.6, node-2 contain
     expect(result.stderr).toBe('');
     expect(result.code).toBe(0);
     const bench = JSON.parse(result.stdout) as BenchResult;
+    expect(bench).toMatchObject({ node: 'node-1', runtimeClass: 'wasmtime' });
     expect(bench.wasm.runs).toBe(10);
     expect(bench.runc.runs).toBe(10);
+    // Every run of both sides took a real, positive time, and the summaries are the samples'.
+    for (const side of ['wasm', 'runc'] as const) {
+      const samples = bench.samples[side];
+      expect(samples, side).toHaveLength(10);
+      for (const ms of samples) expect(Number.isFinite(ms) && ms > 0, `${side} sample ${ms}`).toBe(true);
+      const s = bench[side];
+      expect(s.medianMs, side).toBeGreaterThan(0);
+      expect(s.minMs).toBe(Math.round(Math.min(...samples)));
+      expect(s.maxMs).toBe(Math.round(Math.max(...samples)));
+      expect(s.minMs <= s.medianMs && s.medianMs <= s.p95Ms && s.p95Ms <= s.maxMs, side).toBe(true);
+    }
+    // A run counts only when its pod printed its side's line: a runc side whose image cannot print it fails the bench.
+    const wrongLog = await run(['verify', '--bench', '--node', 'node-1', '--runs', '1', '--runc-image', env.smokeImage, '--timeout', '90s']);
+    expect(wrongLog.code).toBe(1);
+    expect(wrongLog.stdout + wrongLog.stderr).toContain(`the runc bench pod did not print "${NATIVE_LINE}"`);
     figures.push(`verify --bench on node-1 (containerd 1.6), 10 runs, create -> Succeeded: wasm median ${bench.wasm.medianMs} ms p95 ${bench.wasm.p95Ms} ms; runc median ${bench.runc.medianMs} ms p95 ${bench.runc.p95Ms} ms`);
   });
 
