@@ -14,7 +14,7 @@ import { KubewasmError, UsageError } from '../../lib/errors.js';
 import { provideShims } from '../../lib/node/shim-supply.js';
 import { SHIMS } from '../../lib/shims/catalog.js';
 import { BUNDLE_LOCK_NAME, parseLock, serializeLock } from '../../lib/shims/lockfile.js';
-import { ShimReleases, type Pins, type ShimOrigin } from '../../lib/shims/releases.js';
+import { ShimReleases, type AnyShimOrigin, type Pins } from '../../lib/shims/releases.js';
 import { releaseFromFixture, runwasiArchive, runwasiAssetName, sha256, spinArchive, spinAssetName, standInShim, start, tarball, type GithubServer, type ReleaseFixture } from '../../scripts/lab/support/github-server.js';
 
 // Stand-in binaries: this file checks bytes end to end and never runs a shim.
@@ -56,7 +56,7 @@ async function refused(cacheDir: string, run: () => Promise<unknown>, message: R
   expect((err as Error).message).toMatch(message);
   expect(files(cacheDir)).toEqual([]);
 }
-const releases = (origin: ShimOrigin, cacheDir: string, pins: Pins = {}) => new ShimReleases({ origin, cacheDir, pins });
+const releases = (origin: AnyShimOrigin, cacheDir: string, pins: Pins = {}) => new ShimReleases({ origin, cacheDir, pins });
 
 beforeAll(async () => {
   scratch = await mkdtemp(path.join(os.tmpdir(), 'kubewasm-bundle-'));
