@@ -69,14 +69,20 @@ describe(`the installer keeps the truth on ${NODE} (containerd 2.2)`, () => {
     kube = new Kube(labKubeConfig(env));
     await run(['uninstall', '--force', '--timeout', '3m']);
     original = onNode(`cat ${CONFIG}`);
+    // Every change of node-2 as the API server announces it (list, then watch from the list's version).
+    const note = (meta: { labels?: Record<string, string>; annotations?: Record<string, string> } | undefined) =>
+      history.push({ t: Date.now(), ready: meta?.labels?.[READY] === 'ready', state: meta?.annotations?.['kubewasm.io/state'] });
     void (async () => {
       while (!stopWatch.signal.aborted) {
-        await kube
-          .watchOnce('/api/v1/nodes', { fieldSelector: `metadata.name=${NODE}` }, (type, object) => {
-            const meta = object.metadata;
-            if (type === 'ADDED' || type === 'MODIFIED') history.push({ t: Date.now(), ready: meta?.labels?.[READY] === 'ready', state: meta?.annotations?.['kubewasm.io/state'] });
-          }, stopWatch.signal)
-          .catch(() => new Promise((r) => setTimeout(r, 500)));
+        try {
+          const list = await kube.core.listNode({ fieldSelector: `metadata.name=${NODE}` });
+          note(list.items[0]?.metadata);
+          await kube.watchOnce('/api/v1/nodes', { fieldSelector: `metadata.name=${NODE}`, resourceVersion: list.metadata?.resourceVersion ?? '' }, (type, object) => {
+            if (type === 'ADDED' || type === 'MODIFIED') note(object.metadata);
+          }, stopWatch.signal);
+        } catch {
+          await new Promise((r) => setTimeout(r, 500));
+        }
       }
     })();
   }, 600_000);

@@ -137,14 +137,20 @@ describe('node installer controller (real kube-apiserver, real containerd 2.2)',
       log: (line) => logs.push(`${new Date().toISOString()} ${line}`),
     });
     controller.start();
+    // List, then watch from the list's version (the API server refuses a watch without one).
+    const note = (meta: { labels?: Record<string, string>; annotations?: Record<string, string> } | undefined) =>
+      history.push({ t: Date.now(), ready: meta?.labels?.[readyLabel('wasmtime')] === 'ready', state: meta?.annotations?.[ANNOTATIONS.state] });
     void (async () => {
       while (!historyWatch.signal.aborted) {
-        await admin
-          .watchOnce('/api/v1/nodes', { fieldSelector: 'metadata.name=node-a' }, (type, object) => {
-            const meta = (object as { metadata?: { labels?: Record<string, string>; annotations?: Record<string, string> } }).metadata;
-            if (type === 'ADDED' || type === 'MODIFIED') history.push({ t: Date.now(), ready: meta?.labels?.[readyLabel('wasmtime')] === 'ready', state: meta?.annotations?.[ANNOTATIONS.state] });
-          }, historyWatch.signal)
-          .catch(() => new Promise((r) => setTimeout(r, 500)));
+        try {
+          const list = await admin.core.listNode({ fieldSelector: 'metadata.name=node-a' });
+          note(list.items[0]?.metadata);
+          await admin.watchOnce('/api/v1/nodes', { fieldSelector: 'metadata.name=node-a', resourceVersion: list.metadata?.resourceVersion ?? '' }, (type, object) => {
+            if (type === 'ADDED' || type === 'MODIFIED') note(object.metadata);
+          }, historyWatch.signal);
+        } catch {
+          await new Promise((r) => setTimeout(r, 500));
+        }
       }
     })();
   });
