@@ -149,8 +149,9 @@ describe('node installer controller (real kube-apiserver, real containerd 2.2)',
             if (type === 'ADDED' || type === 'MODIFIED') note(object.metadata);
           }, historyWatch.signal);
         } catch {
-          await new Promise((r) => setTimeout(r, 500));
+          // listed again below, after a pause
         }
+        await new Promise((r) => setTimeout(r, 200)); // a watch the server ended at once must not spin
       }
     })();
   });
