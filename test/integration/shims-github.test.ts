@@ -210,7 +210,7 @@ describe('resolve, download once, verify, unpack', () => {
     expect(info?.version).toMatch(/^\d+\.\d+\.\d+$/);
   });
 
-  it('downloads each archive once: 20 nodes fetch the same bytes as 1, and a warm cache fetches none', async () => {
+  it('downloads each archive once: 20 nodes fetch the same bytes as 1, and a warm cache fetches no archive (only SHA256SUMS, to resolve)', async () => {
     const one = await freshCache();
     let before = server.bytesServed.download;
     await releasesFor(one).provide([SHIMS.wasmtime], ['amd64']);
