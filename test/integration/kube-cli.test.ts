@@ -99,7 +99,8 @@ describe('cluster commands against a real kube-apiserver', () => {
   it('status: a table, and a stable JSON shape', async () => {
     const table = await kubewasm(['status']);
     expect(table.code).toBe(0);
-    expect(table.stdout).toMatch(/node-a\s+yes\s+Ready\s+ready 0\.6\.0\s+v2\.2\.9/);
+    // 0.6.0 is named by GHSA-cc25-vq59-rcjx: status says so beside the version (lib/kube/status.ts).
+    expect(table.stdout).toMatch(/node-a\s+yes\s+Ready\s+ready 0\.6\.0 \(affected: GHSA-cc25-vq59-rcjx\)\s+v2\.2\.9/);
     expect(table.stdout).toMatch(/node-b\s+no\s+-\s+-/);
     const status = JSON.parse((await kubewasm(['status', '-o', 'json'])).stdout) as ClusterStatus;
     expect(status.apiVersion).toBe('kubewasm.io/v1alpha1');
