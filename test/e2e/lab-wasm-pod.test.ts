@@ -126,8 +126,17 @@ describe('a real Wasm pod through a shim kubewasm installed', async () => {
         );
         expect(pod.status?.phase).not.toBe('Succeeded');
         const state = pod.status?.containerStatuses?.[0]?.state;
-        const message = `${state?.terminated?.message ?? ''} ${state?.waiting?.message ?? ''} ${state?.terminated?.reason ?? ''}`;
-        expect(message).toMatch(/exec format error|Error|StartError/);
+        // What a user reads in `kubectl describe pod` (its container's state and its events): runc could
+        // not execute the image's Wasm module as a Linux program. (The state alone carries no message here.)
+        const said = async () => {
+          const events = await core.listNamespacedEvent({ namespace: 'default', fieldSelector: `involvedObject.name=${name}` });
+          return [state?.terminated?.message, state?.waiting?.message, ...events.items.map((e) => `${e.type} ${e.reason}: ${e.message}`)].filter(Boolean).join('\n');
+        };
+        const text = await waitFor(`an event saying why ${name} failed`, async () => {
+          const t = await said();
+          return /exec format error/.test(t) ? t : undefined;
+        }, 30_000, said);
+        expect(text).toMatch(/Warning Failed: .*exec format error/);
       } finally {
         await deletePod(name);
       }
