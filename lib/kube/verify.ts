@@ -83,8 +83,9 @@ function describePending(pod: V1Pod | undefined): string {
 export function explainPod(pod: V1Pod | undefined, events: readonly CoreV1Event[]): string {
   const node = pod?.spec?.nodeName;
   const where = node ? ` on node ${node}` : '';
+  // MissingClusterDNS says only that the kubelet has no cluster DNS (a lab, a bare cluster): it never explains a wait.
   const warnings = events
-    .filter((e) => e.type === 'Warning')
+    .filter((e) => e.type === 'Warning' && e.reason !== 'MissingClusterDNS')
     .sort((a, b) => eventTime(b) - eventTime(a));
   // The most telling warning: a sandbox or container the runtime refused beats a back-off notice.
   const telling = warnings.find((e) => /FailedCreatePodSandBox|Failed|FailedScheduling|ErrImage|InspectFailed/.test(e.reason ?? '') && !/^BackOff$/.test(e.reason ?? '')) ?? warnings[0];

