@@ -1,20 +1,11 @@
 // Pure decisions about published advisories: which ones name a (shim,
-// version), and whether the user accepted them. H5 (status) and the node
+// version), and whether the user accepted them. kubewasm status and the node
 // engine use advisoriesFor on the version a node reports.
 import { KubewasmError } from '../errors.js';
 import { ADVISORIES, type Advisory, type ShimName } from './catalog.js';
+import { compareVersions } from './resolve.js';
 
 const SEMVER = /^(\d+)\.(\d+)\.(\d+)$/;
-
-function compare(a: string, b: string): number {
-  const pa = a.split('.').map(Number);
-  const pb = b.split('.').map(Number);
-  for (let i = 0; i < 3; i++) {
-    const d = (pa[i] ?? 0) - (pb[i] ?? 0);
-    if (d !== 0) return d;
-  }
-  return 0;
-}
 
 /** Whether X.Y.Z satisfies every comparator of a range such as "<=0.6.0" or ">=0.3.0 <0.6.1". */
 export function inRange(version: string, range: string): boolean {
@@ -25,7 +16,7 @@ export function inRange(version: string, range: string): boolean {
     .every((comparator) => {
       const m = /^(<=|>=|<|>|=)?(\d+\.\d+\.\d+)$/.exec(comparator);
       if (!m) throw new Error(`bad version range '${range}' in kubewasm's advisory data`);
-      const d = compare(version, m[2]!);
+      const d = compareVersions(version, m[2]!);
       switch (m[1]) {
         case '<=':
           return d <= 0;
@@ -63,7 +54,7 @@ export function describeAdvisory(a: Advisory): string {
 export function refuseUnaccepted(what: { shim: ShimName; version: string; where: string }, accepted: readonly string[], extra?: { what: string; fix: string }): void {
   const open = advisoriesFor(what.shim, what.version).filter((a) => !accepted.some((id) => id.toUpperCase() === a.id.toUpperCase() || a.aliases.some((alias) => alias.toUpperCase() === id.toUpperCase())));
   if (open.length === 0) return;
-  const fixed = open.map((a) => a.fixed).sort((a, b) => compare(b, a))[0]!;
+  const fixed = open.map((a) => a.fixed).sort((a, b) => compareVersions(b, a))[0]!;
   throw new KubewasmError({
     what: `${what.shim} ${what.version} is affected by ${open.map(describeAdvisory).join('; ')}${extra ? `. Also: ${extra.what}` : ''}`,
     where: what.where,
