@@ -1,11 +1,11 @@
 // The flags `kubewasm cluster create` and `cluster delete` share, and the
 // ClusterSpec they parse into (not a command: the two commands' common part).
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { ClusterSpec } from '../../lib/kube/cluster-plan.js';
 import { parseProvider } from '../../lib/kube/cluster-plan.js';
+import { packageRoot } from '../../lib/kube/package-root.js';
 import type { OptionValues } from '../command.js';
 import { durationOption, string, type Flags } from '../flags.js';
 
@@ -35,13 +35,10 @@ export function clusterSpec(options: OptionValues, cwd = process.cwd()): Cluster
 
 /** scripts/lab/lab of the kubewasm clone this CLI runs from, if it is one. */
 function labScript(): string | undefined {
-  let dir = path.dirname(fileURLToPath(import.meta.url));
-  for (let i = 0; i < 5; i++, dir = path.dirname(dir)) {
-    const pkg = path.join(dir, 'package.json');
-    if (existsSync(pkg) && (JSON.parse(readFileSync(pkg, 'utf8')) as { name?: string }).name === 'kubewasm') {
-      const script = path.join(dir, 'scripts/lab/lab');
-      return existsSync(script) ? script : undefined;
-    }
+  try {
+    const script = path.join(packageRoot().root, 'scripts/lab/lab');
+    return existsSync(script) ? script : undefined;
+  } catch {
+    return undefined; // not run from a kubewasm package
   }
-  return undefined;
 }
