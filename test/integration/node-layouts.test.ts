@@ -51,6 +51,15 @@ writeFileSync(out, existsSync(template) ? readFileSync(template, 'utf8').replace
   return file;
 }
 
+
+/** A real containerd 2.2 with its default config, started. */
+function defaultContainerd22(): TestContainerd {
+  const c = testContainerd(CONTAINERD_BUILDS['2.2']);
+  copyFileSync(containerdFixture('containerd-2.2.9-default.toml'), c.configPath);
+  c.start();
+  return c;
+}
+
 describe('k3s with a shim off its PATH: the template rendered over the base, run after run (containerd 2.2)', () => {
   let c: TestContainerd;
   let dir: string;
@@ -111,9 +120,7 @@ describe('k3s with a shim off its PATH: the template rendered over the base, run
 describe('a shim binary that was already at the install path, and what uninstall leaves (containerd 2.2)', () => {
   let c: TestContainerd;
   beforeAll(() => {
-    c = testContainerd(CONTAINERD_BUILDS['2.2']);
-    copyFileSync(containerdFixture('containerd-2.2.9-default.toml'), c.configPath);
-    c.start();
+    c = defaultContainerd22();
   });
   afterAll(() => c?.cleanup());
 
@@ -281,9 +288,7 @@ function droppingAt(real: NodeHost, when: (argv: string[]) => boolean): NodeHost
 describe("an interrupted run's journal on a real node (containerd 2.2)", () => {
   let c: TestContainerd;
   beforeAll(() => {
-    c = testContainerd(CONTAINERD_BUILDS['2.2']);
-    copyFileSync(containerdFixture('containerd-2.2.9-default.toml'), c.configPath);
-    c.start();
+    c = defaultContainerd22();
   });
   afterAll(() => c?.cleanup());
   const original = () => readFileSync(containerdFixture('containerd-2.2.9-default.toml'));
