@@ -72,6 +72,8 @@ export interface GithubServerOptions {
   rateLimit?: number;
   /** When set, API requests must carry "Bearer <token>" or "token <token>" (401 otherwise). */
   token?: string;
+  /** Every answer (API, redirect, download) waits this long before its first byte: a distant server (the fleet bench). */
+  firstByteDelayMs?: number;
 }
 
 export interface GithubServer {
@@ -178,7 +180,11 @@ export async function start(options: GithubServerOptions): Promise<GithubServer>
     bytesServed[server] += bytes;
   };
 
-  const api = http.createServer((req, res) => {
+  const delayed = (handler: http.RequestListener): http.RequestListener => {
+    const delay = options.firstByteDelayMs ?? 0;
+    return delay > 0 ? (req, res) => void setTimeout(() => handler(req, res), delay) : handler;
+  };
+  const api = http.createServer(delayed((req, res) => {
     const url = new URL(req.url ?? '/', 'http://x');
     const path = url.pathname;
     const rate = () => ({
@@ -262,9 +268,9 @@ export async function start(options: GithubServerOptions): Promise<GithubServer>
       return send(200, assetJson(asset));
     }
     return notFound();
-  });
+  }));
 
-  const download = http.createServer((req, res) => {
+  const download = http.createServer(delayed((req, res) => {
     const m = /^\/github-production-release-asset\/(\d+)\//.exec(req.url ?? '');
     const asset = m ? assets.get(Number(m[1])) : undefined;
     if (!asset || req.method !== 'GET') {
@@ -284,7 +290,7 @@ export async function start(options: GithubServerOptions): Promise<GithubServer>
     }
     res.end(body);
     record('download', req, 200, body.length);
-  });
+  }));
 
   await listen(api, apiHost);
   await listen(download, dlHost);
