@@ -40,6 +40,7 @@ export const BUILT = {
   'containerd-2.2': { dir: 'containerd-v2.2.9', programs: ['containerd', 'ctr', 'containerd-shim-runc-v2'], builtBy: 'scripts/lab/build/containerd.sh' },
   'containerd-2.4': { dir: 'containerd-v2.4.2', programs: ['containerd', 'ctr', 'containerd-shim-runc-v2'], builtBy: 'scripts/lab/build/containerd.sh' },
   crictl: { dir: 'crictl-v1.34.0', programs: ['crictl'], builtBy: 'scripts/lab/build/crictl.sh' },
+  registry: { dir: 'registry-v3.1.2', programs: ['registry'], builtBy: 'scripts/lab/build/registry.sh' },
   kind: { dir: 'kind-v0.33.0', programs: ['kind'], builtBy: 'scripts/lab/build/kind.sh' },
 } as const satisfies Record<string, { dir: string; programs: readonly string[]; builtBy: string }>;
 export type BuiltComponent = keyof typeof BUILT;
