@@ -1,12 +1,11 @@
 // What every command file exports: cheap metadata (path, summary, usage,
 // options, help) and run(), which loads its lib flow only when called.
 import type { ParseArgsOptionsConfig } from 'node:util';
-
-export type OptionValues = Record<string, string | boolean | Array<string | boolean> | undefined>;
+import type { FlagValues } from '../lib/flag-values.js';
 
 export interface CommandContext {
   /** Parsed options (long names as keys). */
-  options: OptionValues;
+  options: FlagValues;
   /** Arguments that are not options. */
   args: string[];
   stdout: NodeJS.WritableStream & { isTTY?: boolean };

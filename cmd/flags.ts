@@ -1,17 +1,18 @@
-// The flags commands share: each written once (its parse config and its help
-// line come from one entry), and the parsers that turn them into the typed
-// options of lib flows. Cheap to load: heavier modules are imported inside the
-// async parsers that need them.
+// The flags commands share, each written once (its parse config and its help
+// line come from one entry). Reading values into a flow's options is lib's
+// (lib/flag-values.ts and the *-flags parsers beside each flow). Cheap to
+// load: heavier modules are imported inside the async parsers that need them.
 import type { ParseArgsOptionsConfig } from 'node:util';
 import { FLAVOURS } from '../lib/containerd/presets.js';
 import { UsageError } from '../lib/errors.js';
+import { string, type FlagValues } from '../lib/flag-values.js';
 import { NAMESPACE } from '../lib/kube/names.js';
-import type { ConvergeOptions } from '../lib/node/converge.js';
-import type { ShimSupply } from '../lib/node/shim-supply.js';
-import { containerdOverrides, expandHome, INVENTORY_HELP, type TargetSelection } from '../lib/node/targets.js';
-import { parseArch, parseShimList, shimInfo, type Arch, type ShimInfo, type ShimName } from '../lib/shims/catalog.js';
-import type { Pins, ShimOrigin } from '../lib/shims/releases.js';
-import type { CommandContext, OptionValues } from './command.js';
+import { INVENTORY_HELP } from '../lib/node/targets.js';
+import { parseShimList, type ShimInfo } from '../lib/shims/catalog.js';
+import type { CommandContext } from './command.js';
+
+export { durationOption, list, outputOption, positiveInt, refuseWith, string } from '../lib/flag-values.js';
+export { shimSupply } from '../lib/node/run-flags.js';
 
 /** One flag: `arg` names its value (none: a boolean); `list`: repeatable. Help continues on lines of its own. */
 export interface Flag {
@@ -36,42 +37,8 @@ export function helpOf(title: string, flags: Flags, after = ''): string {
   return `${title ? `${title}\n` : ''}${lines.join('\n')}${after ? `\n${after}` : ''}`;
 }
 
-export const string = (options: OptionValues, name: string): string | undefined => (typeof options[name] === 'string' ? options[name] : undefined);
-
-/** A repeatable and comma-separated flag's values. */
-export const list = (options: OptionValues, name: string): string[] =>
-  [options[name] ?? []].flat().flatMap((v) => (typeof v === 'string' ? v.split(',') : [])).map((v) => v.trim()).filter(Boolean);
-
-/** "90s", "10m", "1h" or plain seconds -> milliseconds. */
-export function durationOption(options: OptionValues, name: string, fallbackMs: number): number {
-  const value = string(options, name);
-  if (value === undefined) return fallbackMs;
-  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(value.trim());
-  if (!m) throw new UsageError(`--${name} '${value}' is not a duration`, 'write e.g. 90s, 10m or 1h');
-  return Math.round(Number(m[1]) * { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[(m[2] ?? 's') as 'ms' | 's' | 'm' | 'h']);
-}
-
-export function positiveInt<F extends number | undefined = undefined>(options: OptionValues, name: string, fallback?: F): number | F {
-  const value = string(options, name);
-  if (value === undefined) return fallback as F;
-  const n = Number(value);
-  if (!/^\d+$/.test(value) || !Number.isInteger(n) || n < 1) throw new UsageError(`--${name} must be a positive whole number, not '${value}'`);
-  return n;
-}
-
-export function outputOption<F extends string>(options: OptionValues, allowed: readonly F[]): F {
-  const output = string(options, 'output') ?? allowed[0]!;
-  if (!(allowed as readonly string[]).includes(output)) throw new UsageError(`unknown output format '${output}'`, `use ${allowed.map((a) => `-o ${a}`).join(', ')}`);
-  return output as F;
-}
-
 export const SHIMS_FLAG: Flags = { shims: { arg: 'LIST', help: 'wasmtime, wasmedge, wasmer, spin (default: wasmtime)' } };
-export const shims = (options: OptionValues): ShimInfo[] => parseShimList(string(options, 'shims') ?? 'wasmtime');
-
-/** Flags that have no use together with `flag`. */
-export function refuseWith(options: OptionValues, flag: string, others: readonly string[], why: string): void {
-  for (const other of others) if (options[other] !== undefined) throw new UsageError(`--${other} has no use with ${flag} (${why})`);
-}
+export const shims = (options: FlagValues): ShimInfo[] => parseShimList(string(options, 'shims') ?? 'wasmtime');
 
 // ---- cluster ----
 
@@ -82,9 +49,19 @@ export const KUBE_FLAGS: Flags = {
 };
 export const KUBE_HELP = helpOf('Cluster:', KUBE_FLAGS);
 
-export const kubeTarget = (options: OptionValues) => ({ kubeconfig: string(options, 'kubeconfig'), context: string(options, 'context') });
+/** The cluster the kube flags name (loads the Kubernetes client). */
+export async function connect(options: FlagValues) {
+  const { Kube } = await import('../lib/kube/client.js');
+  return Kube.connect({ kubeconfig: string(options, 'kubeconfig'), context: string(options, 'context') });
+}
 
-export function namespace(options: OptionValues): string {
+/** How images reach the nodes (--load) and where kubewasm keeps them (--cache-dir). */
+export async function imageDelivery(options: FlagValues) {
+  const [{ parseLoadMethod }, { defaultCacheDir }] = await Promise.all([import('../lib/kube/load-images.js'), import('../lib/shims/cache.js')]);
+  return { cacheDir: string(options, 'cache-dir') ?? defaultCacheDir(), load: parseLoadMethod(string(options, 'load')) };
+}
+
+export function namespace(options: FlagValues): string {
   const ns = string(options, 'namespace') ?? NAMESPACE;
   if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(ns) || ns.length > 63) throw new UsageError(`'${ns}' is not a namespace name`);
   return ns;
@@ -96,6 +73,12 @@ export const SELECTION_FLAGS: Flags = {
 };
 export const SELECTION_HELP = `Nodes:\n  NODE…                     node names\n${helpOf('', SELECTION_FLAGS)}`;
 export const selection = (ctx: CommandContext) => ({ names: ctx.args, selector: string(ctx.options, 'selector'), all: Boolean(ctx.options['all-nodes']) });
+
+export const CLUSTER_FLAGS: Flags = {
+  provider: { arg: 'NAME', help: 'kind (default), k3d, or lab (scripts/lab/lab, in a kubewasm clone)' },
+  name: { arg: 'N', help: 'cluster name (default kind: "kind", k3d: "kubewasm")' },
+  kubeconfig: { arg: 'FILE', help: "where the provider writes the cluster's context (default $KUBECONFIG or ~/.kube/config)" },
+};
 
 // ---- nodes reached directly (node install / uninstall) ----
 
@@ -146,46 +129,6 @@ Exit codes: 0 every node ok, 1 any node failed (a summary says which), 2 bad usa
 
 ${INVENTORY_HELP}`;
 
-/** Which nodes: exactly one of --local, or any of --ssh, --via docker, --inventory, with their companions. */
-export function targetSelection(options: OptionValues): TargetSelection {
-  const fleet = ['ssh', 'via', 'inventory'].filter((k) => options[k] !== undefined);
-  if (options['local'] && fleet.length) throw new UsageError(`--local and --${fleet[0]} name different nodes`, 'choose --local, or any of --ssh, --via docker, --inventory');
-  if (!options['local'] && !fleet.length) throw new UsageError('say which nodes: --local, --ssh USER@HOST…, --via docker or --inventory FILE');
-  if (options['root'] !== undefined && !options['local']) throw new UsageError('--root goes with --local');
-  for (const flag of ['identity', 'known-hosts', 'accept-new-host-key', 'port']) {
-    if (options[flag] !== undefined && !options['ssh'] && !options['inventory']) throw new UsageError(`--${flag} goes with --ssh or --inventory`);
-  }
-  if (options['cluster'] !== undefined && options['via'] === undefined) throw new UsageError('--cluster goes with --via docker');
-  if (options['via'] !== undefined && options['via'] !== 'docker') throw new UsageError(`unknown --via '${String(options['via'])}'`, 'the only one is --via docker');
-  if (options['local']) return { local: { root: string(options, 'root') } };
-  const identity = string(options, 'identity');
-  const knownHosts = string(options, 'known-hosts');
-  const port = positiveInt(options, 'port');
-  return {
-    ssh: list(options, 'ssh'),
-    sshDefaults: {
-      ...(identity ? { identityFile: expandHome(identity) } : {}),
-      ...(knownHosts ? { knownHostsFile: expandHome(knownHosts) } : {}),
-      ...(options['accept-new-host-key'] ? { acceptNewHostKey: true } : {}),
-      ...(port ? { port } : {}),
-    },
-    ...(options['via'] ? { docker: { cluster: string(options, 'cluster') } } : {}),
-    inventory: string(options, 'inventory'),
-  };
-}
-
-/** The converge options the containerd flags give (the same parser reads an inventory's containerd settings). */
-export function convergeOptions(options: OptionValues): ConvergeOptions {
-  const containerd = containerdOverrides(
-    { config: string(options, 'config'), address: string(options, 'containerd-address'), binary: string(options, 'containerd-binary'), restartCommand: string(options, 'restart-command'), flavour: string(options, 'flavour') },
-    (key) => `--${key}`,
-    (what) => new UsageError(what),
-  );
-  const stateDir = string(options, 'state-dir');
-  const criTimeout = positiveInt(options, 'cri-timeout');
-  return { containerd, ...(stateDir ? { stateDir } : {}), ...(criTimeout ? { criTimeoutMs: criTimeout * 1000 } : {}), ...(options['dry-run'] ? { dryRun: true } : {}) };
-}
-
 // ---- where shims come from ----
 
 export const SHIM_FLAGS: Flags = {
@@ -199,75 +142,5 @@ export const SHIM_FLAGS: Flags = {
   'github-api-url': { arg: 'URL', help: 'GitHub Enterprise or an API mirror (default: $GITHUB_API_URL or https://api.github.com)' },
   'cache-dir': { arg: 'DIR', help: 'download cache (default: $XDG_CACHE_HOME/kubewasm or ~/.cache/kubewasm)' },
 };
-export const SHIM_SOURCE_OPTIONS = parseConfig(SHIM_FLAGS);
 export const shimHelp = (flags: Flags = SHIM_FLAGS) =>
   helpOf('Where the shims come from (default: GitHub releases, verified, cached):', flags, '  GITHUB_TOKEN              sent to the API host only; raises the rate limit from 60 to 5,000 requests per hour');
-
-export const SHIM_SOURCE_HELP = shimHelp();
-
-/** The origin the options name; --shim-dir is not a release origin (see shimSupply). */
-export async function shimOriginFromOptions(options: OptionValues, env: NodeJS.ProcessEnv = process.env): Promise<ShimOrigin> {
-  const bundle = string(options, 'bundle');
-  const mirror = string(options, 'mirror');
-  const apiUrl = string(options, 'github-api-url');
-  const chosen = [bundle && '--bundle', mirror && '--mirror', string(options, 'shim-dir') && '--shim-dir'].filter(Boolean);
-  if (chosen.length > 1) throw new UsageError(`${chosen.join(' and ')} name different sources`, 'choose one of --bundle, --mirror, --shim-dir (or none, for GitHub)');
-  if (apiUrl && (bundle || mirror)) throw new UsageError(`--github-api-url has no use with ${bundle ? '--bundle' : '--mirror'}`);
-  if (bundle) return { kind: 'bundle', file: bundle };
-  if (mirror) {
-    if (!/^https?:\/\//.test(mirror)) throw new UsageError(`--mirror '${mirror}' is not an http(s) URL`);
-    return { kind: 'mirror', url: mirror };
-  }
-  const { githubApiUrlFrom, githubTokenFromEnv } = await import('../lib/shims/github.js');
-  const url = githubApiUrlFrom(apiUrl, env);
-  if (!/^https?:\/\//.test(url)) throw new UsageError(`--github-api-url '${url}' is not an http(s) URL`);
-  return { kind: 'github', apiUrl: url, token: githubTokenFromEnv(env) };
-}
-
-/** --shim-version, --sha256 and --lock as pins; `archs` lets "--sha256 wasmtime=HEX" mean the only arch asked for. */
-export async function pinsFromOptions(options: OptionValues, wanted: ShimInfo[], archs: readonly Arch[]): Promise<Pins> {
-  const pins: Pins = {};
-  const versions: Partial<Record<ShimName, string>> = {};
-  for (const [name, version] of list(options, 'shim-version').map((item) => splitPin(item, '--shim-version', 'wasmtime=0.6.0'))) {
-    const shim = shimInfo(name);
-    if (!wanted.some((w) => w.name === shim.name)) throw new UsageError(`--shim-version names ${shim.name}, which is not among the shims asked for`, `add it to --shims, or drop the pin`);
-    versions[shim.name] = version;
-  }
-  if (Object.keys(versions).length) pins.versions = versions;
-  const digests: Record<string, string> = {};
-  for (const [key, hex] of list(options, 'sha256').map((item) => splitPin(item, '--sha256', 'wasmtime/amd64=HEX'))) {
-    const [name, archName] = key.split('/') as [string, string | undefined];
-    const shim = shimInfo(name);
-    if (!archName && archs.length !== 1) throw new UsageError(`--sha256 ${key}=… must name the architecture: several are asked for (${archs.join(', ')})`, `write --sha256 ${shim.name}/${archs[0]}=HEX`);
-    digests[`${shim.name}/${archName ? parseArch(archName) : archs[0]!}`] = hex.toLowerCase();
-  }
-  if (Object.keys(digests).length) pins.digests = digests;
-  const accepted = list(options, 'accept-advisory');
-  if (accepted.length) pins.acceptAdvisories = accepted;
-  const lock = string(options, 'lock');
-  if (lock) {
-    const { readLockFile } = await import('../lib/shims/releases.js');
-    pins.lock = await readLockFile(lock);
-    pins.lockSource = lock;
-  }
-  return pins;
-}
-
-function splitPin(item: string, flag: string, example: string): [string, string] {
-  const at = item.indexOf('=');
-  if (at <= 0 || at === item.length - 1) throw new UsageError(`${flag} '${item}' is not KEY=VALUE`, `e.g. ${flag} ${example}`);
-  return [item.slice(0, at).trim(), item.slice(at + 1).trim()];
-}
-
-/** Where this run's shims come from: --shim-dir as it is, else the release flow with its pins (read once the archs are known, if not given). */
-export async function shimSupply(options: OptionValues, wanted: ShimInfo[], archs?: readonly Arch[], env: NodeJS.ProcessEnv = process.env, cacheHoldsMore = false): Promise<ShimSupply> {
-  const origin = await shimOriginFromOptions(options, env); // also refuses --shim-dir with --bundle or --mirror
-  const dir = string(options, 'shim-dir');
-  if (dir) {
-    const unused = ['shim-version', 'sha256', 'lock', 'github-api-url', 'accept-advisory', ...(cacheHoldsMore ? [] : ['cache-dir'])];
-    refuseWith(options, '--shim-dir', unused, 'the binaries in the directory are used as they are');
-    return { kind: 'dir', dir };
-  }
-  const { defaultCacheDir } = await import('../lib/shims/cache.js');
-  return { kind: 'releases', origin, cacheDir: string(options, 'cache-dir') ?? defaultCacheDir(env), pins: archs ? await pinsFromOptions(options, wanted, archs) : (known) => pinsFromOptions(options, wanted, known) };
-}

@@ -1,6 +1,6 @@
 // The CLI's main: argv -> command -> exit code. cmd/kubewasm.ts calls it.
-import { parseArgs } from 'node:util';
 import { asKubewasmError, UsageError } from '../lib/errors.js';
+import { parseFlags } from '../lib/flag-values.js';
 import { packageRoot } from '../lib/kube/package-root.js';
 import { GLOBAL_OPTIONS, type Command } from './command.js';
 import { COMMANDS } from './commands/index.js';
@@ -25,15 +25,14 @@ export async function main(argv: string[]): Promise<number> {
   }
   try {
     const command = findCommand(argv);
-    const rest = argv.slice(command.path.length);
-    const { values, positionals } = parseArgs({ args: rest, options: { ...GLOBAL_OPTIONS, ...command.options }, allowPositionals: true, strict: true });
+    const { values, positionals } = parseFlags(argv.slice(command.path.length), { ...GLOBAL_OPTIONS, ...command.options });
     if (values['help']) {
       stdout.write(commandHelp(command));
       return 0;
     }
     return await command.run({ options: values, args: positionals, stdout, stderr });
   } catch (err) {
-    const error = usageFromParseArgs(err) ?? asKubewasmError(err);
+    const error = asKubewasmError(err);
     stderr.write(`error: ${error.message}\n`);
     if (process.env['KUBEWASM_DEBUG'] && err instanceof Error && err.stack) stderr.write(`${err.stack}\n`);
     return error.exitCode;
@@ -49,13 +48,6 @@ function findCommand(argv: string[]): Command {
     throw new UsageError(`'kubewasm ${argv.slice(0, 2).join(' ')}' is not a command`, `choose one of: ${group.map((c) => `'kubewasm ${c.path.join(' ')}'`).join(', ')}`);
   }
   throw new UsageError(`unknown command '${argv[0]}'`);
-}
-
-/** parseArgs throws TypeErrors with codes for unknown or malformed options: those are usage errors. */
-function usageFromParseArgs(err: unknown): UsageError | undefined {
-  const code = (err as { code?: string } | undefined)?.code;
-  if (typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS')) return new UsageError((err as Error).message);
-  return undefined;
 }
 
 function topHelp(): string {

@@ -2,8 +2,10 @@
 // row per node on a terminal (not in CI), plain lines otherwise. It shows fleet
 // events, nodes converging in a cluster, and shim downloads. listr2 is loaded
 // only when a terminal shows it.
-import type { FleetEvent, FleetOutcome } from '../lib/node/fleet.js';
+import { outputOption } from '../lib/flag-values.js';
 import type { ClusterEvent } from '../lib/kube/install.js';
+import type { FleetJob, FleetOutcome } from '../lib/node/fleet.js';
+import { convergeOptions, scheduleOptions, targetSelection } from '../lib/node/run-flags.js';
 import type { VerifyResult } from '../lib/kube/verify.js';
 import type { ShimEvent } from '../lib/shims/releases.js';
 import type { CommandContext } from './command.js';
@@ -17,20 +19,18 @@ export interface Rows {
 }
 
 export interface Progress {
-  tty: boolean;
-  line(text: string): void;
   shim(e: ShimEvent): void;
   /** A row per node, from now until end(). */
   rows(names: readonly string[]): Rows;
 }
 
+/** A finished row's mark. */
+export const mark = (state?: string) => (state === 'done' ? '✓ ' : state === 'failed' ? '✗ ' : '');
+
 export function progress(ctx: CommandContext, options: { quietRows?: boolean } = {}): Progress {
   const tty = Boolean(ctx.stderr.isTTY) && !process.env['CI'];
   const line = (text: string) => void ctx.stderr.write(`${text}\n`);
-  const mark = (state?: string) => (state === 'done' ? '✓ ' : state === 'failed' ? '✗ ' : '');
   return {
-    tty,
-    line,
     shim: plainShimProgress(line, Boolean(ctx.options['verbose'])),
     rows: (names) =>
       options.quietRows ? { row: () => {}, end: async () => {} }
@@ -104,13 +104,17 @@ export function verifyLine(r: VerifyResult): string {
   return `${r.skipped ? '-' : r.ok ? '✓' : '✗'} RuntimeClass ${r.runtimeClass}${r.handler !== r.runtimeClass ? ` (handler ${r.handler})` : ''}: ${r.message}\n`;
 }
 
-/** Renders a cluster flow's events: info on stderr (stdout for a dry run, whose lines are its output), a row per node while waiting, results on stdout. */
-export function clusterView(ctx: CommandContext, dryRun = false): { onEvent: (e: ClusterEvent | { type: 'result'; text: string }) => void; end(): Promise<void> } {
+/**
+ * Runs a cluster flow and renders its events: info on stderr (stdout for a dry
+ * run, whose lines are its output), a row per node while waiting, results on
+ * stdout. The rows are drawn to their end however the flow ends.
+ */
+export async function showCluster<T>(ctx: CommandContext, dryRun: boolean, flow: (onEvent: (e: ClusterEvent | { type: 'result'; text: string }) => void) => Promise<T>): Promise<T> {
   const view = progress(ctx);
   let rows: Rows | undefined;
   const ending: Promise<void>[] = [];
-  return {
-    onEvent: (e) => {
+  try {
+    return await flow((e) => {
       if (e.type === 'info') (dryRun ? ctx.stdout : ctx.stderr).write(`${e.text}\n`);
       else if (e.type === 'result') ctx.stdout.write(`${e.text}\n`);
       else if (e.type === 'verify') ctx.stdout.write(verifyLine(e.result));
@@ -118,18 +122,25 @@ export function clusterView(ctx: CommandContext, dryRun = false): { onEvent: (e:
       else if (e.type === 'waiting') rows = view.rows(e.nodes);
       else if (e.type === 'node') rows?.row(e.node, e.progress.message, e.progress.state === 'waiting' ? undefined : e.progress.state);
       else if (e.type === 'waited' && rows) ending.push(rows.end());
-    },
-    end: async () => void (await Promise.all(ending)),
-  };
+    });
+  } finally {
+    await Promise.all(ending);
+  }
 }
 
 /**
- * Runs a fleet with its rows, Ctrl-C handling and results: one object for
- * --local (its failure is the command's error), else a line per node and a
- * summary (or a JSON array). Returns the exit code.
+ * node install | uninstall: runs `job` on the nodes the flags name, with a row
+ * per node and Ctrl-C handling; prints one object for --local (its failure is
+ * the command's error), else a line per node and a summary (or a JSON array).
+ * Returns the exit code.
  */
-export async function showFleet(ctx: CommandContext, json: boolean, names: string[], local: boolean, start: (onEvent: (e: FleetEvent) => void, signal: AbortSignal) => Promise<FleetOutcome[]>): Promise<number> {
-  const { fleetReport, resultSummary } = await import('../lib/node/outcome.js');
+export async function showFleet(ctx: CommandContext, job: () => Promise<FleetJob> | FleetJob): Promise<number> {
+  const { options } = ctx;
+  const json = outputOption(options, ['text', 'json']) === 'json';
+  const selection = targetSelection(options);
+  const run = { job: await job(), converge: convergeOptions(options), ...scheduleOptions(options) };
+  const [{ findTargets }, { runFleet }, { fleetReport, resultSummary }] = await Promise.all([import('../lib/node/targets.js'), import('../lib/node/fleet.js'), import('../lib/node/outcome.js')]);
+  const targets = await findTargets(selection);
   const view = progress(ctx, { quietRows: json });
   // Ctrl-C: nodes stop at their next safe point and undo; a node restarting containerd finishes that step.
   const abort = new AbortController();
@@ -142,19 +153,19 @@ export async function showFleet(ctx: CommandContext, json: boolean, names: strin
     abort.abort(new Error('SIGINT'));
   };
   process.on('SIGINT', onSigint);
-  const rows = view.rows(names);
+  const rows = view.rows(targets.map((t) => t.name));
   let outcomes: FleetOutcome[];
   try {
-    outcomes = await start((e) => {
+    outcomes = await runFleet(targets, { ...run, signal: abort.signal }, (e) => {
       if (e.type === 'shim') view.shim(e.event);
       else if (e.type === 'step') rows.row(e.node, e.message);
       else rows.row(e.outcome.node, e.outcome.ok ? resultSummary(e.outcome.result) : e.outcome.error.what, e.outcome.ok ? 'done' : 'failed');
-    }, abort.signal);
+    });
   } finally {
     process.removeListener('SIGINT', onSigint);
     await rows.end();
   }
-  const report = fleetReport(outcomes, { json, local, interrupted: abort.signal.aborted });
+  const report = fleetReport(outcomes, { json, local: Boolean(selection.local), interrupted: abort.signal.aborted });
   ctx.stdout.write(report.stdout);
   if (report.summary) ctx.stderr.write(`${report.summary}\n`);
   return report.exitCode;

@@ -2,8 +2,7 @@ import path from 'node:path';
 import type { BootstrapEvent } from '../../lib/kube/cluster.js';
 import type { Command, CommandContext } from '../command.js';
 import * as flags from '../flags.js';
-import { plainShimProgress, verifyLine } from '../progress.js';
-import { CLUSTER_FLAGS, clusterSpec } from './cluster-flags.js';
+import { mark, plainShimProgress, verifyLine } from '../progress.js';
 
 const CREATE_FLAGS: flags.Flags = {
   config: { arg: 'FILE', help: "the provider's config (default for kind: ./kind-config.yaml when there is one)" },
@@ -18,30 +17,28 @@ export const clusterCreate: Command = {
   path: ['cluster', 'create'],
   summary: 'Create a kind (or k3d) cluster, make it Wasm-capable and verify it (CI bootstrap)',
   usage: 'kubewasm cluster create [--provider kind|k3d|lab] [--name N] [--config FILE] [--image REF] [--shims LIST] [--wait DURATION] [-o json]',
-  options: flags.parseConfig(CLUSTER_FLAGS, CREATE_FLAGS, flags.SHIM_FLAGS),
+  options: flags.parseConfig(flags.CLUSTER_FLAGS, CREATE_FLAGS, flags.SHIM_FLAGS),
   help: `Runs the provider's own CLI (kind create cluster; k3d cluster create), then kubewasm install on the
 nodes that take pods (not the control plane) and kubewasm verify (a Wasm pod's log read back). Images
 reach the nodes with kind load image-archive (k3d image import): no registry.
 On failure: the cluster's logs (kind export logs, the node installer pods' logs, each node's containerd
 journal) go into a folder the error names, the cluster is deleted, and the exit code is 1.
 
-${flags.helpOf('', { ...CLUSTER_FLAGS, ...CREATE_FLAGS })}
+${flags.helpOf('', { ...flags.CLUSTER_FLAGS, ...CREATE_FLAGS })}
 
-${flags.SHIM_SOURCE_HELP}
+${flags.shimHelp()}
 
 Exit codes: 0 verified, 1 failed (logs collected), 2 bad usage, 130 interrupted.`,
   async run(ctx) {
     const { options } = ctx;
     const format = flags.outputOption(options, ['text', 'json']);
+    const [{ clusterSpec }, { createCluster }] = await Promise.all([import('../../lib/kube/cluster-plan.js'), import('../../lib/kube/cluster.js')]);
     const spec = clusterSpec(options);
     const shims = flags.shims(options);
-    const [{ createCluster }, { parseLoadMethod }, { defaultCacheDir }] = await Promise.all([
-      import('../../lib/kube/cluster.js'), import('../../lib/kube/load-images.js'), import('../../lib/shims/cache.js'),
-    ]);
     const say = stampedLines(ctx);
     say(`creating ${spec.provider} cluster '${spec.name}'${spec.image ? ` from ${spec.image}` : ''}${spec.config ? ` with ${spec.config}` : ''}`);
     const summary = await createCluster(spec, {
-      install: { shims, supply: await flags.shimSupply(options, shims, ['amd64'], process.env, true), cacheDir: flags.string(options, 'cache-dir') ?? defaultCacheDir(), load: parseLoadMethod('auto') },
+      install: { shims, supply: await flags.shimSupply(options, shims, ['amd64'], process.env, true), ...(await flags.imageDelivery(options)) },
       logsDir: flags.string(options, 'logs-dir') ?? path.resolve('kubewasm-logs', `${spec.name}-${new Date().toISOString().replace(/[:.]/g, '-')}`),
       onEvent: eventLines(say, Boolean(options['verbose'])),
     });
@@ -72,7 +69,7 @@ function eventLines(say: (text: string) => void, verbose: boolean): (e: Bootstra
       else if (i.type === 'waiting') say(`  waiting for ${i.nodes.join(', ')}`);
       else if (i.type === 'node' && lastNode.get(i.node) !== i.progress.message) {
         lastNode.set(i.node, i.progress.message);
-        say(`  ${i.node}: ${i.progress.state === 'done' ? '✓ ' : i.progress.state === 'failed' ? '✗ ' : ''}${i.progress.message}`);
+        say(`  ${i.node}: ${mark(i.progress.state)}${i.progress.message}`);
       } else if (i.type === 'verify') say(verifyLine(i.result).trimEnd());
     }
   };

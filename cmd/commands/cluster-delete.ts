@@ -1,6 +1,5 @@
 import type { Command } from '../command.js';
-import { helpOf, parseConfig } from '../flags.js';
-import { CLUSTER_FLAGS, clusterSpec } from './cluster-flags.js';
+import { CLUSTER_FLAGS, helpOf, parseConfig } from '../flags.js';
 
 export const clusterDelete: Command = {
   path: ['cluster', 'delete'],
@@ -9,9 +8,8 @@ export const clusterDelete: Command = {
   options: parseConfig(CLUSTER_FLAGS),
   help: helpOf('', CLUSTER_FLAGS),
   async run(ctx) {
-    const { deleteCluster } = await import('../../lib/kube/cluster.js');
-    const spec = clusterSpec(ctx.options);
-    await deleteCluster(spec, { onEvent: (e) => (e.type === 'done' ? ctx.stderr.write(`✓ ${e.what}\n`) : undefined) });
+    const [{ clusterSpec }, { deleteCluster }] = await Promise.all([import('../../lib/kube/cluster-plan.js'), import('../../lib/kube/cluster.js')]);
+    await deleteCluster(clusterSpec(ctx.options), { onEvent: (e) => (e.type === 'done' ? ctx.stderr.write(`✓ ${e.what}\n`) : undefined) });
     return 0;
   },
 };

@@ -1,7 +1,7 @@
 import { OPT_IN_LABEL, OPT_IN_VALUE } from '../../lib/kube/names.js';
 import type { Command } from '../command.js';
 import * as flags from '../flags.js';
-import { clusterView } from '../progress.js';
+import { showCluster } from '../progress.js';
 
 const OWN: flags.Flags = {
   ...flags.SHIMS_FLAG,
@@ -31,7 +31,7 @@ ${flags.SELECTION_HELP}
 
 ${flags.helpOf('Shims and image:', OWN)}
 
-${flags.SHIM_SOURCE_HELP}
+${flags.shimHelp()}
 
 ${flags.helpOf('Waiting:', WAITING)}
 
@@ -41,20 +41,14 @@ ${flags.KUBE_HELP}`,
     const image = flags.string(options, 'image');
     if (image) flags.refuseWith(options, '--image', ['shim-dir', 'bundle', 'mirror', 'lock', 'sha256', 'shim-version', 'installer-node'], 'the image carries its shims');
     const shims = flags.shims(options);
-    const [{ install: run }, { Kube }, { parseLoadMethod }, { defaultCacheDir }] = await Promise.all([
-      import('../../lib/kube/install.js'), import('../../lib/kube/client.js'), import('../../lib/kube/load-images.js'), import('../../lib/shims/cache.js'),
-    ]);
+    const { install: run } = await import('../../lib/kube/install.js');
     const dryRun = Boolean(options['dry-run']);
     const spec = {
       namespace: flags.namespace(options), selection: flags.selection(ctx), shims, image, supply: image ? undefined : await flags.shimSupply(options, shims, ['amd64'], process.env, true),
-      installerNode: flags.string(options, 'installer-node'), cacheDir: flags.string(options, 'cache-dir') ?? defaultCacheDir(), load: parseLoadMethod(flags.string(options, 'load')),
+      installerNode: flags.string(options, 'installer-node'), ...(await flags.imageDelivery(options)),
       installDir: flags.string(options, 'install-dir'), maxUnavailable: flags.positiveInt(options, 'max-unavailable'), timeoutMs: flags.durationOption(options, 'timeout', 600_000), verify: !options['no-verify'], dryRun,
     };
-    const view = clusterView(ctx, dryRun);
-    try {
-      return (await run(Kube.connect(flags.kubeTarget(options)), spec, view.onEvent)) ? 0 : 1;
-    } finally {
-      await view.end();
-    }
+    const kube = await flags.connect(options);
+    return (await showCluster(ctx, dryRun, (onEvent) => run(kube, spec, onEvent))) ? 0 : 1;
   },
 };

@@ -1,7 +1,7 @@
 import { OPT_IN_LABEL, OPT_IN_VALUE } from '../../lib/kube/names.js';
 import type { Command, CommandContext } from '../command.js';
 import * as flags from '../flags.js';
-import { clusterView } from '../progress.js';
+import { showCluster } from '../progress.js';
 
 const flagsFor = (verb: 'label' | 'unlabel'): flags.Flags => ({
   wait: { help: `wait until the node installer has ${verb === 'label' ? 'converged the nodes (ready labels set)' : 'reset the nodes'}` },
@@ -28,17 +28,11 @@ export const unlabel = command('unlabel', `Opt nodes out: remove ${OPT_IN_LABEL}
 
 async function relabel(ctx: CommandContext, enable: boolean): Promise<number> {
   const { options } = ctx;
-  const [{ relabel: run }, { Kube }, { parseLoadMethod }, { defaultCacheDir }] = await Promise.all([
-    import('../../lib/kube/label.js'), import('../../lib/kube/client.js'), import('../../lib/kube/load-images.js'), import('../../lib/shims/cache.js'),
-  ]);
+  const { relabel: run } = await import('../../lib/kube/label.js');
   const spec = {
-    selection: flags.selection(ctx), enable, namespace: flags.namespace(options), cacheDir: flags.string(options, 'cache-dir') ?? defaultCacheDir(), load: parseLoadMethod(flags.string(options, 'load')),
+    selection: flags.selection(ctx), enable, namespace: flags.namespace(options), ...(await flags.imageDelivery(options)),
     wait: Boolean(options['wait']), timeoutMs: flags.durationOption(options, 'timeout', 600_000), dryRun: Boolean(options['dry-run']),
   };
-  const view = clusterView(ctx);
-  try {
-    return (await run(Kube.connect(flags.kubeTarget(options)), spec, view.onEvent)) ? 0 : 1;
-  } finally {
-    await view.end();
-  }
+  const kube = await flags.connect(options);
+  return (await showCluster(ctx, false, (onEvent) => run(kube, spec, onEvent))) ? 0 : 1;
 }

@@ -20,14 +20,9 @@ ${flags.shimHelp()}
 The shims are fetched once per architecture, on this machine, and uploaded to each node.
 
 ${flags.NODE_HELP}`,
-  async run({ options, ...ctx }) {
-    const json = flags.outputOption(options, ['text', 'json']) === 'json';
-    const selection = flags.targetSelection(options);
-    const shims = flags.shims(options);
-    const job = { kind: 'install' as const, shims, supply: await flags.shimSupply(options, shims), installDir: flags.string(options, 'install-dir') };
-    const fleet = { job, converge: flags.convergeOptions(options), maxUnavailable: flags.positiveInt(options, 'max-unavailable', 1), parallel: flags.positiveInt(options, 'parallel') };
-    const [{ findTargets }, { runFleet }] = await Promise.all([import('../../lib/node/targets.js'), import('../../lib/node/fleet.js')]);
-    const targets = await findTargets(selection);
-    return showFleet({ options, ...ctx }, json, targets.map((t) => t.name), Boolean(selection.local), (onEvent, signal) => runFleet(targets, { ...fleet, signal }, onEvent));
-  },
+  run: (ctx) =>
+    showFleet(ctx, async () => {
+      const shims = flags.shims(ctx.options);
+      return { kind: 'install', shims, supply: await flags.shimSupply(ctx.options, shims), installDir: flags.string(ctx.options, 'install-dir') };
+    }),
 };

@@ -14,8 +14,8 @@ export const status: Command = {
   help: `${flags.helpOf('', OWN)}\n\n${flags.KUBE_HELP}`,
   async run({ options, stdout }) {
     const format = flags.outputOption(options, ['table', 'json', 'yaml']);
-    const [{ readStatus, statusTable }, { Kube }, { dumpYaml }] = await Promise.all([import('../../lib/kube/status.js'), import('../../lib/kube/client.js'), import('@kubernetes/client-node')]);
-    const result = await readStatus(Kube.connect(flags.kubeTarget(options)), flags.namespace(options));
+    const [{ readStatus, statusTable }, { dumpYaml }] = await Promise.all([import('../../lib/kube/status.js'), import('@kubernetes/client-node')]);
+    const result = await readStatus(await flags.connect(options), flags.namespace(options));
     stdout.write(format === 'json' ? `${JSON.stringify(result, null, 2)}\n` : format === 'yaml' ? dumpYaml(result) : statusTable(result));
     return 0;
   },

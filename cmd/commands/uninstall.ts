@@ -1,6 +1,6 @@
 import type { Command } from '../command.js';
 import * as flags from '../flags.js';
-import { clusterView } from '../progress.js';
+import { showCluster } from '../progress.js';
 
 const OWN: flags.Flags = {
   force: { help: "go on although pods use kubewasm's RuntimeClasses, or nodes cannot be reset\n(clean those later with kubewasm node uninstall on the node)" },
@@ -25,15 +25,11 @@ ${flags.helpOf('', OWN)}
 ${flags.KUBE_HELP}`,
   async run(ctx) {
     const { options } = ctx;
-    const [{ uninstall: run }, { Kube }, { parseLoadMethod }] = await Promise.all([import('../../lib/kube/uninstall.js'), import('../../lib/kube/client.js'), import('../../lib/kube/load-images.js')]);
+    const { uninstall: run } = await import('../../lib/kube/uninstall.js');
     const dryRun = Boolean(options['dry-run']);
-    const spec = { namespace: flags.namespace(options), force: Boolean(options['force']), load: parseLoadMethod(flags.string(options, 'load')), keepImages: Boolean(options['keep-images']), timeoutMs: flags.durationOption(options, 'timeout', 600_000), dryRun };
-    const view = clusterView(ctx, dryRun);
-    try {
-      await run(Kube.connect(flags.kubeTarget(options)), spec, view.onEvent);
-      return 0;
-    } finally {
-      await view.end();
-    }
+    const spec = { namespace: flags.namespace(options), force: Boolean(options['force']), load: (await flags.imageDelivery(options)).load, keepImages: Boolean(options['keep-images']), timeoutMs: flags.durationOption(options, 'timeout', 600_000), dryRun };
+    const kube = await flags.connect(options);
+    await showCluster(ctx, dryRun, (onEvent) => run(kube, spec, onEvent));
+    return 0;
   },
 };

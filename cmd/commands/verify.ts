@@ -28,12 +28,12 @@ ${flags.helpOf('', OWN)}
 ${flags.KUBE_HELP}`,
   async run({ options, stdout, stderr }) {
     const text = flags.outputOption(options, ['text', 'json']) === 'text';
-    const [{ verify: run, benchTable }, { Kube }] = await Promise.all([import('../../lib/kube/verify-flow.js'), import('../../lib/kube/client.js')]);
+    const { verify: run, benchTable } = await import('../../lib/kube/verify-flow.js');
     const spec = {
       namespace: flags.namespace(options), runtimeClasses: flags.list(options, 'runtime-class'), node: flags.string(options, 'node'), image: flags.string(options, 'image'), runcImage: flags.string(options, 'runc-image'),
       timeoutMs: flags.durationOption(options, 'timeout', 120_000), keep: Boolean(options['keep']), benchRuns: options['bench'] ? flags.positiveInt(options, 'runs', 10) : undefined,
     };
-    const out = await run(Kube.connect(flags.kubeTarget(options)), spec, (e) => {
+    const out = await run(await flags.connect(options), spec, (e) => {
       if (!text) return;
       if (e.type === 'verify') stdout.write(verifyLine(e.result));
       else if (e.type === 'info') stderr.write(`${e.text}\n`);

@@ -1,8 +1,12 @@
 // The commands `kubewasm cluster create | delete` run for each provider, as
 // pure plans (argv lists), and the spec they are planned from. Cheap to load
 // (no Kubernetes client): the command parses its flags against it.
+import { existsSync } from 'node:fs';
+import { homedir } from 'node:os';
 import path from 'node:path';
 import { UsageError } from '../errors.js';
+import { durationOption, string, type FlagValues } from '../flag-values.js';
+import { packageRoot } from './package-root.js';
 
 export const CLUSTER_PROVIDERS = ['kind', 'k3d', 'lab'] as const;
 export type ClusterProvider = (typeof CLUSTER_PROVIDERS)[number];
@@ -34,6 +38,33 @@ export function parseProvider(value: string | undefined): ClusterProvider {
   const v = value ?? 'kind';
   if (!(CLUSTER_PROVIDERS as readonly string[]).includes(v)) throw new UsageError(`unknown --provider '${v}'`, `choose one of: ${CLUSTER_PROVIDERS.join(', ')}`);
   return v as ClusterProvider;
+}
+
+/** The cluster the flags of cluster create | delete name. --config defaults to ./kind-config.yaml for kind when it exists. */
+export function clusterSpec(values: FlagValues, cwd = process.cwd(), env: NodeJS.ProcessEnv = process.env): ClusterSpec {
+  const provider = parseProvider(string(values, 'provider'));
+  const config = string(values, 'config') ?? (provider === 'kind' && existsSync(path.join(cwd, 'kind-config.yaml')) ? 'kind-config.yaml' : undefined);
+  const image = string(values, 'image');
+  const lab = cloneLabScript();
+  return {
+    provider,
+    name: string(values, 'name') ?? (provider === 'k3d' ? 'kubewasm' : 'kind'),
+    ...(config ? { config: path.resolve(cwd, config) } : {}),
+    ...(image ? { image } : {}),
+    kubeconfig: path.resolve(cwd, string(values, 'kubeconfig') ?? env['KUBECONFIG']?.split(':')[0] ?? path.join(homedir(), '.kube', 'config')),
+    waitMs: durationOption(values, 'wait', 300_000),
+    ...(lab ? { labScript: lab } : {}),
+  };
+}
+
+/** scripts/lab/lab of the kubewasm clone this CLI runs from, if it is one. */
+function cloneLabScript(): string | undefined {
+  try {
+    const script = path.join(packageRoot().root, 'scripts/lab/lab');
+    return existsSync(script) ? script : undefined;
+  } catch {
+    return undefined; // not run from a kubewasm package
+  }
 }
 
 /** The kubeconfig context the provider names its cluster by. */

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { pinsFromOptions, shimOriginFromOptions } from '../../cmd/flags.js';
+import { pinsFromOptions, shimOriginFromOptions } from '../../lib/shims/source-flags.js';
 import { UsageError } from '../../lib/errors.js';
 import { defaultCacheDir } from '../../lib/shims/cache.js';
 import { SHIMS } from '../../lib/shims/catalog.js';
