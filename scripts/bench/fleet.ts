@@ -1,252 +1,421 @@
-// The fleet benchmark (run by ./fleet). See the usage line there.
+// The fleet benchmark (run by ./fleet; see the usage line there). N nodes as
+// network namespaces (own sshd, real containerd), a release server behind a
+// shaped "internet" link, each node behind a shaped LAN link (fleet-net.ts).
+// Contenders on the same nodes, one run, order rotating from repetition to
+// repetition, the nodes reset to their snapshot before each:
+//   manual loop   per node in turn: curl the archive, sha256sum, extract, append
+//                 to config.toml, restart containerd, wait for the CRI
+//   kwasm-style   the same on every node at once, each fetching its own copy
+//                 (kwasm-operator ran one Job per node)
+//   kubewasm K    `kubewasm node install --ssh … --max-unavailable K`
+// Columns: wall time, bytes over the internet link and over the LAN links
+// (veth counters), most containerd restarts at once (from each node's
+// systemctl), CPU seconds of the controller and of the nodes (cpuacct cgroups).
+// The floor is measured in the same network: one download of the archive over
+// the internet link + the archive's transfer to every node over the
+// controller's link + ceil(N/K) x the median time a wave of K nodes takes to
+// restart containerd until the CRI answers.
 import { execFile, execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import http from 'node:http';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, renameSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { createNet, createNode, type TestNode } from '../lab/support/netns.ts';
+import { CONTAINERD_BUILDS } from '../lab/support/containerd.ts';
+import { createNet, createNode, snapshot, type ContainerdVersion, type TestNode } from '../lab/support/netns.ts';
 import { clientKey, startSshd } from '../lab/support/sshd.ts';
+import { createInternet, linkBytes, shapeController, shapeNodeLink, type Shape } from './fleet-net.ts';
+import { maxOverlap, showSpread, spread, table, type Spread } from './fleet-stats.ts';
 
 const repo = path.resolve(import.meta.dirname, '../..');
 const cli = path.join(repo, 'dist/cmd/kubewasm.js');
 const cache = process.env['KUBEWASM_CACHE'] ?? '/var/cache/kubewasm-lab';
+const TAG = 'containerd-shim-wasmtime/v0.6.1';
+const SHIM_VERSION = '0.6.1';
+const SHIM = 'containerd-shim-wasmtime-v1';
+const ENDPOINT = 'unix:///run/containerd/containerd.sock';
+const CGROUP = '/sys/fs/cgroup/cpuacct/kwbench';
 
+// ---- options ----------------------------------------------------------------
+const USAGE = 'usage: scripts/bench/fleet [--nodes 20] [--runs 3] [--max-unavailable 1,N/5] [--internet-mbit 100] [--first-byte-ms 100] [--lan-mbit 1000] [--containerd 2.2[,1.6…]]';
 function option(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);
   return i > 0 && process.argv[i + 1] ? process.argv[i + 1]! : fallback;
 }
-const sizes = option('nodes', '10,20').split(',').map(Number);
-const ks = option('max-unavailable', '1').split(',').map(Number);
-if (sizes.some((n) => !(n >= 1 && n <= 40)) || ks.some((k) => !(k >= 1))) {
-  console.error('usage: scripts/bench/fleet [--nodes 10,20] [--max-unavailable 1[,K…]]  (1 to 40 nodes)');
+const n = Number(option('nodes', '20'));
+const runs = Number(option('runs', '3'));
+const shape: Shape = { internetMbit: Number(option('internet-mbit', '100')), firstByteMs: Number(option('first-byte-ms', '100')), lanMbit: Number(option('lan-mbit', '1000')) };
+const ks = [...new Set(option('max-unavailable', '1,N/5').split(',').map((k) => (k === 'N/5' ? Math.max(1, Math.round(n / 5)) : Number(k))))];
+const versions = option('containerd', '2.2').split(',') as ContainerdVersion[];
+if (!(n >= 1 && n <= 40) || !(runs >= 1 && runs <= 10) || ks.some((k) => !(k >= 1 && k <= n)) || !(shape.internetMbit > 0 && shape.lanMbit > 0 && shape.firstByteMs >= 0) || versions.some((v) => !CONTAINERD_BUILDS[v])) {
+  console.error(USAGE);
   process.exit(2);
 }
-const maxNodes = Math.max(...sizes);
 
-const log = (line: string) => process.stderr.write(`[fleet] ${line}\n`);
-const seconds = (ms: number) => `${(ms / 1000).toFixed(1)}s`;
-const mb = (bytes: number) => `${(bytes / 1e6).toFixed(1)} MB`;
+const log = (line: string) => process.stderr.write(`[fleet ${new Date().toISOString().slice(11, 19)}] ${line}\n`);
+const mb = (bytes: number) => (bytes / 1e6).toFixed(1);
 
-// ---------------------------------------------------------------------------
-// The release: the lab's wasmtime shim tarball (scripts/lab/shim-tarball), laid out
-// as runwasi publishes it; a random stand-in of the same size when the lab has none.
-function releaseTarball(work: string): { bytes: Buffer; from: string } {
-  const dirs = existsSync(cache) ? readdirSync(cache).filter((d) => d.startsWith('wasmtime-shim-release-') && existsSync(path.join(cache, d, '.done'))) : [];
-  for (const dir of dirs.sort().reverse()) {
-    const file = path.join(cache, dir, 'containerd-shim-wasmtime-x86_64-linux-musl.tar.gz');
-    if (existsSync(file)) return { bytes: readFileSync(file), from: file };
-  }
-  const bin = path.join(work, 'containerd-shim-wasmtime-v1');
-  execFileSync('sh', ['-c', `head -c 26000000 /dev/urandom > ${bin} && chmod 755 ${bin}`]);
-  const tar = path.join(work, 'shim.tar.gz');
-  execFileSync('tar', ['-C', work, '-czf', tar, 'containerd-shim-wasmtime-v1']);
-  return { bytes: readFileSync(tar), from: 'a random 26 MB stand-in (no lab shim release found)' };
+// ---- processes --------------------------------------------------------------
+interface Ran {
+  code: number;
+  out: string;
+  err: string;
+  ms: number;
 }
-
-const ASSET_PATH = '/containerd/runwasi/releases/download/containerd-shim-wasmtime/v0.6.0/containerd-shim-wasmtime-x86_64-linux-musl.tar.gz';
-
-interface Server {
-  url: string;
-  served(): number;
-  close(): void;
-}
-
-function releaseServer(ip: string, tarball: Buffer): Promise<Server> {
-  let served = 0;
-  const server = http.createServer((req, res) => {
-    if (req.url !== ASSET_PATH) {
-      res.writeHead(404).end('not found\n');
-      return;
-    }
-    res.writeHead(200, { 'content-type': 'application/gzip', 'content-length': String(tarball.length) });
-    res.end(tarball, () => (served += tarball.length));
-  });
+function run(argv: readonly string[], options: { input?: Buffer; timeoutMs: number }): Promise<Ran> {
+  const started = performance.now();
   return new Promise((resolve) => {
-    server.listen(0, ip, () => {
-      const port = (server.address() as { port: number }).port;
-      resolve({ url: `http://${ip}:${port}`, served: () => served, close: () => server.close() });
+    const child = execFile(argv[0]!, argv.slice(1), { encoding: 'utf8', maxBuffer: 64 << 20, timeout: options.timeoutMs, killSignal: 'SIGKILL' }, (err, out, errOut) => {
+      const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : 1) : 0;
+      resolve({ code, out, err: errOut + (err && (err as { killed?: boolean }).killed ? `\n(killed after ${options.timeoutMs} ms)` : ''), ms: performance.now() - started });
     });
-  });
-}
-
-// ---------------------------------------------------------------------------
-
-function sh(args: string[], input?: Buffer): Promise<{ code: number; out: string; err: string; ms: number }> {
-  const started = Date.now();
-  return new Promise((resolve) => {
-    const child = execFile(args[0]!, args.slice(1), { encoding: 'utf8', maxBuffer: 64 << 20 }, (err, out, errOut) => {
-      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, out, err: errOut, ms: Date.now() - started });
-    });
-    if (input) child.stdin!.end(input);
+    if (options.input) child.stdin!.end(options.input);
     else child.stdin?.end();
   });
 }
+const must = (r: Ran, what: string): Ran => {
+  if (r.code !== 0) throw new Error(`${what} failed (exit ${r.code}): ${r.err.trim().slice(-600)} ${r.out.trim().slice(-300)}`);
+  return r;
+};
+/** Runs argv inside the controller's cpuacct cgroup (its CPU is the controller's column). */
+const asController = (argv: readonly string[]) => ['sh', '-c', `echo $$ > ${CGROUP}/controller/cgroup.procs && exec "$@"`, 'sh', ...argv];
 
-// A kwasm-style installer, node after node: download the release on the node,
-// unpack it next to containerd, append the runtime to config.toml, restart.
-const KWASM_STYLE = (url: string) => `set -e
-cd /tmp
-curl -fsS -o kwasm-shim.tar.gz ${url}${ASSET_PATH}
-tar -xzf kwasm-shim.tar.gz -C /usr/local/bin containerd-shim-wasmtime-v1
-rm -f kwasm-shim.tar.gz
-if ! grep -q 'runtimes.wasmtime' /etc/containerd/config.toml; then
-  if grep -q '^version = 3' /etc/containerd/config.toml; then table='plugins."io.containerd.cri.v1.runtime".containerd.runtimes.wasmtime'
-  else table='plugins."io.containerd.grpc.v1.cri".containerd.runtimes.wasmtime'; fi
-  printf '\\n[%s]\\n  runtime_type = "io.containerd.wasmtime.v1"\\n' "$table" >> /etc/containerd/config.toml
-fi
-systemctl restart containerd
-`;
-
-async function main(): Promise<void> {
-  const work = mkdtempSync(path.join(tmpdir(), 'kubewasm-bench-'));
-  const net = createNet('10.247.123');
-  const nodes: TestNode[] = [];
-  const cleanup = () => {
-    for (const n of nodes) n.destroy();
-    net.cleanup();
-  };
-  process.on('SIGINT', () => {
-    log('interrupted: removing the nodes');
-    cleanup();
-    process.exit(130);
-  });
-  let server: Server | undefined;
-  try {
-    const { bytes: tarball, from } = releaseTarball(work);
-    const tarSha = createHash('sha256').update(tarball).digest('hex');
-    const binary = path.join(work, 'shim-binary');
-    execFileSync('sh', ['-c', `tar -xzOf - containerd-shim-wasmtime-v1 > ${binary}`], { input: tarball });
-    const binarySize = readFileSync(binary).length;
-    log(`release: ${from} (${mb(tarball.length)} compressed, ${mb(binarySize)} shim)`);
-    server = await releaseServer(net.hostIp, tarball);
-
-    const freeBefore = memUsedMb();
-    const key = clientKey(work);
-    const knownHosts = path.join(work, 'known_hosts');
-    let known = '';
-    log(`creating ${maxNodes} nodes (containerd 1.6 and 2.2.9, alternating), each with its own sshd`);
-    for (let i = 1; i <= maxNodes; i++) {
-      const node = createNode(net, i, i % 2 ? '1.6' : '2.2');
-      nodes.push(node);
-      known += startSshd(node, key).knownHostsLine;
-      node.startContainerd();
+// ---- CPU accounting -----------------------------------------------------------
+function cgroupUsageSeconds(group: string): number {
+  return Number(readFileSync(path.join(CGROUP, group, 'cpuacct.usage'), 'utf8')) / 1e9;
+}
+/** Moves every process of each node's PID namespace into that node's cgroup (a containerd restarted from here starts in this bench's). */
+function sweepIntoCgroups(nodes: readonly TestNode[]): void {
+  const byNs = new Map<string, string>();
+  for (const node of nodes) byNs.set(readlinkSync(`/proc/${node.pid}/ns/pid`), node.name);
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const name = byNs.get(readlinkSync(`/proc/${entry}/ns/pid`));
+      if (name) writeFileSync(path.join(CGROUP, 'nodes', name, 'cgroup.procs'), entry);
+    } catch {
+      // gone meanwhile
     }
-    writeFileSync(knownHosts, known);
-    const originals = nodes.map((n) => readFileSync(path.join(n.dir, 'etc-containerd/config.toml')));
-    const memory = { usedMb: memUsedMb() - freeBefore, containerdRssMb: nodes.map((n) => rssMb(n)).reduce((a, b) => a + b, 0) };
-    log(`${maxNodes} nodes up: +${memory.usedMb} MB used on this machine (containerd RSS total ${memory.containerdRssMb} MB)`);
-
-    const ssh = (node: TestNode, command: string, input?: Buffer) =>
-      sh(['ssh', '-i', key.privateKey, '-o', `UserKnownHostsFile=${knownHosts}`, '-o', 'BatchMode=yes', `root@${node.ip}`, command], input);
-    const check = async (r: { code: number; err: string }, what: string) => {
-      if (r.code !== 0) throw new Error(`${what} failed: ${r.err.trim()}`);
-    };
-
-    // Floor components, each measured on its own (OpenSSH, curl-free): one download, each
-    // node's upload of the shim and its containerd restart until the CRI answers.
-    const download = await timeDownload(`${server.url}${ASSET_PATH}`);
-    const perNode = [];
-    for (const node of nodes) {
-      const connect = await ssh(node, 'true');
-      const upload = await ssh(node, 'cat > /dev/null', readFileSync(binary));
-      const restart = await ssh(node, 'systemctl restart containerd && crictl --runtime-endpoint unix:///run/containerd/containerd.sock info > /dev/null');
-      await check(restart, `restart on ${node.name}`);
-      perNode.push({ upload: Math.max(0, upload.ms - connect.ms), restart: Math.max(0, restart.ms - connect.ms) });
-    }
-    const reset = async (subset: TestNode[]) => {
-      await Promise.all(
-        subset.map(async (node) => {
-          const i = nodes.indexOf(node);
-          writeFileSync(path.join(node.dir, 'etc-containerd/config.toml'), originals[i]!);
-          rmSync(path.join(node.dir, 'usr-local-bin/containerd-shim-wasmtime-v1'), { force: true });
-          rmSync(path.join(node.dir, 'var-lib/kubewasm'), { recursive: true, force: true });
-          node.startContainerd();
-        }),
-      );
-    };
-
-    const rows = [];
-    for (const n of sizes) {
-      const subset = nodes.slice(0, n);
-      // The serial script.
-      let served = server.served();
-      let started = Date.now();
-      for (const node of subset) await check(await ssh(node, KWASM_STYLE(server.url)), `the kwasm-style script on ${node.name}`);
-      const scriptMs = Date.now() - started;
-      const scriptBytes = server.served() - served;
-      for (const node of subset) if (!Object.keys(node.criInfo().config.containerd.runtimes).includes('wasmtime')) throw new Error(`the script did not register wasmtime on ${node.name}`);
-      await reset(subset);
-
-      for (const k of ks) {
-        served = server.served();
-        const cacheDir = mkdtempSync(path.join(work, 'cache-'));
-        started = Date.now();
-        const run = await sh([
-          process.execPath, cli, 'node', 'install',
-          '--ssh', subset.map((node) => `root@${node.ip}`).join(','),
-          '--identity', key.privateKey, '--known-hosts', knownHosts,
-          '--shims', 'wasmtime', '--shim-version', 'wasmtime=0.6.0', '--mirror', server.url, '--sha256', `wasmtime/amd64=${tarSha}`, '--cache-dir', cacheDir,
-          '--max-unavailable', String(k), ...(process.env['BENCH_PARALLEL'] ? ['--parallel', process.env['BENCH_PARALLEL']] : []), '-o', 'json',
-        ]);
-        const kubewasmMs = Date.now() - started;
-        const kubewasmBytes = server.served() - served;
-        if (run.code !== 0) throw new Error(`kubewasm failed (exit ${run.code}): ${run.out}\n${run.err}`);
-        const results = JSON.parse(run.out) as Array<{ ok: boolean; timings: Record<string, number> }>;
-        if (!results.every((r) => r.ok)) throw new Error(`kubewasm: a node failed: ${run.out}`);
-        for (const node of subset) if (!Object.keys(node.criInfo().config.containerd.runtimes).includes('wasmtime')) throw new Error(`kubewasm did not register wasmtime on ${node.name}`);
-        const uninstall = await sh([process.execPath, cli, 'node', 'uninstall', '--ssh', subset.map((node) => `root@${node.ip}`).join(','), '--identity', key.privateKey, '--known-hosts', knownHosts, '--max-unavailable', String(n)]);
-        if (uninstall.code !== 0) throw new Error(`kubewasm uninstall failed: ${uninstall.err}`);
-        subset.forEach((node, i) => {
-          if (!readFileSync(path.join(node.dir, 'etc-containerd/config.toml')).equals(originals[i]!)) throw new Error(`uninstall did not give back ${node.name}'s config`);
-        });
-
-        const slice = perNode.slice(0, n);
-        const waves = Math.ceil(n / k);
-        const maxUpload = Math.max(...slice.map((p) => p.upload));
-        const maxRestart = Math.max(...slice.map((p) => p.restart));
-        const floor = download + maxUpload + waves * maxRestart;
-        const phase = (key: string) => Math.max(...results.map((r) => r.timings[key] ?? 0));
-        if (process.env['BENCH_VERBOSE']) log(`restartMs per node: ${results.map((r) => r.timings['restartMs']).join(' ')}; uploadMs: ${results.map((r) => r.timings['uploadMs']).join(' ')}`);
-        const sum = (key: string) => results.reduce((a, r) => a + (r.timings[key] ?? 0), 0);
-        const phases = `per node, slowest: lock ${seconds(phase('lockMs'))}, plan ${seconds(phase('planMs'))}, upload ${seconds(phase('uploadMs'))}, restart step ${seconds(phase('restartMs'))}, node total ${seconds(phase('totalMs'))}; all restart steps together ${seconds(sum('restartMs'))} (serial at K=1), all uploads together ${seconds(sum('uploadMs'))}`;
-        rows.push({ n, k, scriptMs, kubewasmMs, floor, download, maxUpload, maxRestart, waves, scriptBytes, kubewasmBytes, phases });
-        log(`N=${n} K=${k}: script ${seconds(scriptMs)}, kubewasm ${seconds(kubewasmMs)}, floor ${seconds(floor)}`);
-      }
-    }
-
-    console.log(`\nkubewasm fleet benchmark: ${maxNodes} namespace nodes on this machine (${process.env['HOSTNAME'] ?? 'local'}), release ${mb(tarball.length)} (shim ${mb(binarySize)})`);
-    console.log(`floor = one download + slowest node's upload + ceil(N/K) x slowest node's containerd restart (until its CRI answers), each measured alone`);
-    console.log(`memory with ${maxNodes} nodes up: +${memory.usedMb} MB used (containerd RSS total ${memory.containerdRssMb} MB)\n`);
-    const header = ['N', 'K', 'script', 'kubewasm', 'script/kubewasm', 'floor', 'kubewasm/floor', 'floor parts (download + upload + waves x restart)', 'script fetched', 'kubewasm fetched'];
-    const lines = rows.map((r) => [
-      String(r.n),
-      String(r.k),
-      seconds(r.scriptMs),
-      seconds(r.kubewasmMs),
-      `${(r.scriptMs / r.kubewasmMs).toFixed(2)}x`,
-      seconds(r.floor),
-      `${(r.kubewasmMs / r.floor).toFixed(2)}x`,
-      `${seconds(r.download)} + ${seconds(r.maxUpload)} + ${r.waves} x ${seconds(r.maxRestart)}`,
-      mb(r.scriptBytes),
-      mb(r.kubewasmBytes),
-    ]);
-    const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i]!.length)));
-    for (const line of [header, ...lines]) console.log(line.map((c, i) => c.padEnd(widths[i]!)).join('  '));
-    console.log('');
-    for (const r of rows) console.log(`N=${r.n} K=${r.k} kubewasm ${r.phases}`);
-  } finally {
-    server?.close();
-    cleanup();
-    rmSync(work, { recursive: true, force: true });
   }
 }
 
-async function timeDownload(url: string): Promise<number> {
-  const started = Date.now();
-  const res = await fetch(url);
-  await res.arrayBuffer();
-  return Date.now() - started;
+// ---- what runs on a node ------------------------------------------------------
+const WAIT_CRI = (want: string) =>
+  `for i in $(seq 1500); do crictl --runtime-endpoint ${ENDPOINT} info 2>/dev/null | grep -q '${want}' && break; sleep 0.02; done; crictl --runtime-endpoint ${ENDPOINT} info 2>/dev/null | grep -q '${want}'`;
+
+/** The manual install, as a person (or kwasm's node installer) does it on one node. */
+const INSTALL_BY_HAND = (url: string, sha: string) => `set -e
+d=/var/lib/kwbench-dl; rm -rf $d; mkdir -p $d
+curl -fsSL --max-time 300 -o $d/shim.tar.gz '${url}'
+echo '${sha}  '$d/shim.tar.gz | sha256sum -c --quiet -
+tar -xzf $d/shim.tar.gz -C /usr/local/bin ${SHIM}
+rm -rf $d
+cfg=/etc/containerd/config.toml
+if ! grep -q 'runtimes.wasmtime' $cfg; then
+  if grep -q '^version = [34]' $cfg; then t='plugins."io.containerd.cri.v1.runtime".containerd.runtimes.wasmtime'
+  else t='plugins."io.containerd.grpc.v1.cri".containerd.runtimes.wasmtime'; fi
+  printf '\\n[%s]\\n  runtime_type = "io.containerd.wasmtime.v1"\\n' "$t" >> $cfg
+fi
+systemctl restart containerd
+${WAIT_CRI('"wasmtime"')} || { echo "the CRI does not list wasmtime after the restart" >&2; exit 1; }
+`;
+
+/** One restart until the CRI answers, timed on the node (ms). */
+const TIMED_RESTART = `s=$(date +%s%N); systemctl restart containerd && ${WAIT_CRI('RuntimeReady')} || exit 1; e=$(date +%s%N); echo $(( (e - s) / 1000000 ))`;
+
+/** Wraps the node's systemctl so each restart leaves "start end" (ns) in /var/lib/kwbench-restarts.log. */
+function recordRestarts(node: TestNode): void {
+  const sbin = path.join(node.dir, 'usr-local-sbin');
+  renameSync(path.join(sbin, 'systemctl'), path.join(sbin, 'systemctl.stand-in'));
+  writeFileSync(
+    path.join(sbin, 'systemctl'),
+    `#!/bin/sh
+# fleet bench: times each restart of containerd (the most at once is a column)
+[ "$1" = restart ] || exec /usr/local/sbin/systemctl.stand-in "$@"
+s=$(date +%s%N); /usr/local/sbin/systemctl.stand-in "$@"; rc=$?
+echo "$s $(date +%s%N)" >> /var/lib/kwbench-restarts.log
+exit $rc
+`,
+    { mode: 0o755 },
+  );
+}
+function restartIntervals(node: TestNode): Array<[number, number]> {
+  const file = path.join(node.dir, 'var-lib/kwbench-restarts.log');
+  if (!existsSync(file)) return [];
+  return readFileSync(file, 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => line.split(' ').map((ns) => Number(BigInt(ns) / 1000n) / 1000) as [number, number]);
+}
+
+// ---- the run ------------------------------------------------------------------
+interface Sample {
+  contender: string;
+  wallS: number;
+  internetBytes: number;
+  lanBytes: number;
+  restartsAtOnce: number;
+  restarts: number;
+  controllerCpuS: number;
+  nodesCpuS: number;
+}
+
+async function main(): Promise<void> {
+  const archiveFile = findArchive();
+  const archive = readFileSync(archiveFile);
+  const sha = createHash('sha256').update(archive).digest('hex');
+  const work = mkdtempSync(path.join(tmpdir(), 'kubewasm-fleet-'));
+  const net = createNet('10.247.131');
+  const internet = createInternet('10.250.131', shape, net.bridge);
+  const controllerLink = shapeController(net.bridge, shape.lanMbit);
+  const nodes: TestNode[] = [];
+  let server: ReturnType<typeof execFile> | undefined;
+  const cleanup = () => {
+    server?.stdin?.end();
+    server?.kill('SIGKILL');
+    for (const node of nodes) node.destroy();
+    controllerLink.cleanup();
+    internet.cleanup();
+    net.cleanup();
+    for (const group of [...nodes.map((node) => `nodes/${node.name}`), 'nodes', 'controller', '']) {
+      try {
+        rmdirSync(path.join(CGROUP, group));
+      } catch {
+        // still has a process for a moment, or never made
+      }
+    }
+    rmSync(work, { recursive: true, force: true });
+  };
+  process.on('SIGINT', () => {
+    log('interrupted: removing the nodes and the network');
+    cleanup();
+    process.exit(130);
+  });
+  try {
+    // The release server, inside the internet namespace.
+    server = execFile('ip', ['netns', 'exec', internet.netns, process.execPath, '--import', path.join(repo, 'scripts/ts-resolve.mjs'), path.join(import.meta.dirname, 'fleet-server.ts'), archiveFile, internet.apiIp, internet.downloadIp, String(shape.firstByteMs), TAG]);
+    const served = await firstLine(server, 20_000);
+    const { apiUrl, asset } = JSON.parse(served) as { apiUrl: string; asset: string };
+    log(`release server ${apiUrl} (in netns ${internet.netns}); asset ${asset}`);
+
+    for (const dir of ['controller', 'nodes']) mkdirSync(path.join(CGROUP, dir), { recursive: true });
+    const memBefore = memUsedMb();
+    const key = clientKey(work);
+    const knownHosts = path.join(work, 'known_hosts');
+    let known = '';
+    log(`creating ${n} nodes (${versions.map((v) => CONTAINERD_BUILDS[v].label).join(', ')}), each with its own sshd and a ${shape.lanMbit} Mbit/s link`);
+    const setupStarted = performance.now();
+    for (let i = 1; i <= n; i++) {
+      const node = createNode(net, i, versions[(i - 1) % versions.length]!);
+      nodes.push(node);
+      mkdirSync(path.join(CGROUP, 'nodes', node.name), { recursive: true });
+      known += startSshd(node, key).knownHostsLine;
+      recordRestarts(node);
+      shapeNodeLink(node.veth, node.run, net.hostIp, shape.lanMbit);
+      node.startContainerd();
+    }
+    writeFileSync(knownHosts, known);
+    sweepIntoCgroups(nodes);
+    const originals = nodes.map((node) => ({ config: readFileSync(path.join(node.dir, 'etc-containerd/config.toml')), files: snapshot(node.dir) }));
+    const memory = { usedMb: memUsedMb() - memBefore, containerdRssMb: nodes.reduce((a, node) => a + rssMb(node), 0) };
+    log(`${n} nodes up in ${((performance.now() - setupStarted) / 1000).toFixed(1)} s: +${memory.usedMb} MB used (containerd RSS total ${memory.containerdRssMb} MB)`);
+
+    const ssh = (node: TestNode, command: string, input?: Buffer, timeoutMs = 300_000) =>
+      run(asController(['ssh', '-i', key.privateKey, '-o', `UserKnownHostsFile=${knownHosts}`, '-o', 'BatchMode=yes', '-o', 'ConnectTimeout=10', `root@${node.ip}`, command]), { ...(input ? { input } : {}), timeoutMs });
+    const inNode = (node: TestNode, script: string, timeoutMs = 60_000) => run(['nsenter', '-t', String(node.pid), '-m', '-n', '-p', '--', 'sh', '-c', script], { timeoutMs });
+
+    const reset = async () => {
+      await Promise.all(
+        nodes.map(async (node, i) => {
+          // Empty the bind-mounted directories (never remove them: the node's mount would point at a deleted one).
+          for (const file of readdirSync(path.join(node.dir, 'etc-containerd'))) rmSync(path.join(node.dir, 'etc-containerd', file), { recursive: true, force: true });
+          writeFileSync(path.join(node.dir, 'etc-containerd/config.toml'), originals[i]!.config);
+          for (const file of readdirSync(path.join(node.dir, 'usr-local-bin'))) rmSync(path.join(node.dir, 'usr-local-bin', file), { recursive: true, force: true });
+          for (const dir of ['var-lib/kubewasm', 'var-lib/kwbench-dl']) rmSync(path.join(node.dir, dir), { recursive: true, force: true });
+          must(await inNode(node, `systemctl.stand-in restart containerd && ${WAIT_CRI('RuntimeReady')}`), `resetting ${node.name}`);
+          rmSync(path.join(node.dir, 'var-lib/kwbench-restarts.log'), { force: true });
+          const now = snapshot(node.dir);
+          if (JSON.stringify(now) !== JSON.stringify(originals[i]!.files)) throw new Error(`reset left ${node.name} different from its snapshot: ${JSON.stringify(now)}`);
+        }),
+      );
+      sweepIntoCgroups(nodes);
+    };
+
+    // ---- the network as shaped, and the floor's parts, measured the same way ----
+    const downloads: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      const r = must(await run(['curl', '-fsSL', '-o', '/dev/null', '-w', '%{time_total}', asset], { timeoutMs: 120_000 }), 'downloading the archive over the internet link');
+      downloads.push(Number(r.out));
+    }
+    const download = spread(downloads);
+    const internetRate = (archive.length * 8) / 1e6 / Math.max(0.001, download.median - (2 * shape.firstByteMs) / 1000);
+    log(`one download: ${download.median.toFixed(2)} s (≈ ${internetRate.toFixed(0)} Mbit/s past the two first-byte delays)`);
+
+    const transfers: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      const connect = await Promise.all(nodes.map((node) => ssh(node, 'true')));
+      connect.forEach((r, j) => must(r, `ssh ${nodes[j]!.name} true`));
+      const t0 = performance.now();
+      const upload = await Promise.all(nodes.map((node) => ssh(node, 'cat > /dev/null', archive)));
+      const uploadMs = performance.now() - t0;
+      upload.forEach((r, j) => must(r, `upload to ${nodes[j]!.name}`));
+      transfers.push(Math.max(0, uploadMs - Math.max(...connect.map((r) => r.ms))) / 1000);
+    }
+    const lanTransfer = spread(transfers);
+    const lanTransferAtRate = (n * archive.length * 8) / (shape.lanMbit * 1e6);
+    log(`the archive to all ${n} nodes at once over ssh: ${lanTransfer.median.toFixed(2)} s (the link rate alone: ${lanTransferAtRate.toFixed(2)} s)`);
+
+    const waves = new Map<number, Spread>();
+    for (const k of ks) {
+      const times: number[] = [];
+      for (let i = 0; i < n; i += k) {
+        const wave = await Promise.all(nodes.slice(i, i + k).map((node) => ssh(node, TIMED_RESTART, undefined, 120_000)));
+        wave.forEach((r, j) => must(r, `timed restart on ${nodes[i + j]!.name}`));
+        times.push(Math.max(...wave.map((r) => Number(r.out.trim()))) / 1000);
+      }
+      waves.set(k, spread(times));
+      log(`restart until the CRI answers, waves of ${k}: median ${spread(times).median.toFixed(2)} s over ${times.length} waves`);
+    }
+    await reset();
+
+    // ---- the contenders ----
+    const contenders: Array<{ name: string; go: () => Promise<void> }> = [
+      {
+        name: 'manual loop',
+        go: async () => {
+          for (const node of nodes) must(await ssh(node, INSTALL_BY_HAND(asset, sha)), `the manual install on ${node.name}`);
+        },
+      },
+      {
+        name: 'kwasm-style',
+        go: async () => {
+          const all = await Promise.all(nodes.map((node) => ssh(node, INSTALL_BY_HAND(asset, sha))));
+          all.forEach((r, i) => must(r, `the kwasm-style install on ${nodes[i]!.name}`));
+        },
+      },
+      ...ks.map((k) => ({
+        name: `kubewasm K=${k}`,
+        go: async () => {
+          const cacheDir = mkdtempSync(path.join(work, 'cache-'));
+          const r = must(
+            await run(
+              asController([
+                process.execPath, cli, 'node', 'install',
+                '--ssh', nodes.map((node) => `root@${node.ip}`).join(','),
+                '--identity', key.privateKey, '--known-hosts', knownHosts,
+                '--shims', 'wasmtime', '--shim-version', `wasmtime=${SHIM_VERSION}`, '--mirror', apiUrl, '--sha256', `wasmtime/amd64=${sha}`, '--cache-dir', cacheDir,
+                '--max-unavailable', String(k), '-o', 'json',
+              ]),
+              { timeoutMs: 600_000 },
+            ),
+            `kubewasm node install --max-unavailable ${k}`,
+          );
+          const results = JSON.parse(r.out) as Array<{ node: string; ok: boolean; error?: { what: string } }>;
+          const failed = results.filter((x) => !x.ok);
+          if (failed.length || results.length !== n) throw new Error(`kubewasm: ${failed.map((x) => `${x.node}: ${x.error?.what}`).join('; ') || `${results.length} results for ${n} nodes`}`);
+          const listed = await Promise.all(nodes.map((node) => inNode(node, `crictl --runtime-endpoint ${ENDPOINT} info | grep -q '"wasmtime"'`)));
+          listed.forEach((x, i) => must(x, `the CRI of ${nodes[i]!.name} listing wasmtime after kubewasm`));
+          rmSync(cacheDir, { recursive: true, force: true });
+        },
+      })),
+    ];
+
+    const samples: Sample[] = [];
+    for (let rep = 0; rep < runs; rep++) {
+      const order = contenders.map((_, i) => contenders[(i + rep) % contenders.length]!);
+      for (const contender of order) {
+        await reset();
+        const before = { inet: linkBytes(internet.hostDev), lan: nodes.reduce((a, node) => a + linkBytes(node.veth), 0), ctl: cgroupUsageSeconds('controller'), nodes: cgroupUsageSeconds('nodes') };
+        const t0 = performance.now();
+        await contender.go();
+        const wallS = (performance.now() - t0) / 1000;
+        const intervals = nodes.flatMap((node) => restartIntervals(node));
+        const sample: Sample = {
+          contender: contender.name,
+          wallS,
+          internetBytes: linkBytes(internet.hostDev) - before.inet,
+          lanBytes: nodes.reduce((a, node) => a + linkBytes(node.veth), 0) - before.lan,
+          restartsAtOnce: maxOverlap(intervals),
+          restarts: intervals.length,
+          controllerCpuS: cgroupUsageSeconds('controller') - before.ctl,
+          nodesCpuS: cgroupUsageSeconds('nodes') - before.nodes,
+        };
+        samples.push(sample);
+        log(`run ${rep + 1}/${runs} ${contender.name}: ${wallS.toFixed(1)} s, internet ${mb(sample.internetBytes)} MB, LAN ${mb(sample.lanBytes)} MB, ${sample.restarts} restarts (${sample.restartsAtOnce} at once), CPU controller ${sample.controllerCpuS.toFixed(1)} s, nodes ${sample.nodesCpuS.toFixed(1)} s`);
+      }
+    }
+    await reset();
+
+    // ---- the report ----
+    const floorOf = (k: number) => download.median + lanTransfer.median + Math.ceil(n / k) * waves.get(k)!.median;
+    const of = (name: string) => samples.filter((s) => s.contender === name);
+    const col = (name: string, pick: (s: Sample) => number) => spread(of(name).map(pick));
+    console.log(`\nkubewasm fleet benchmark: ${n} nodes (network namespaces on this machine, ${versions.map((v) => CONTAINERD_BUILDS[v].label).join(', ')}, real restarts), ${runs} runs, contender order rotating per run`);
+    console.log(`network: internet link ${shape.internetMbit} Mbit/s each way (tbf on both veth ends) + ${shape.firstByteMs} ms first-byte delay per answer at the release server (a download is a redirect and the object: 2 delays);`);
+    console.log(`         LAN: ${shape.lanMbit} Mbit/s per node link (tbf on both veth ends); controller link ${shape.lanMbit} Mbit/s (tbf egress${controllerLink.ingressShaped ? ', ingress via ifb' : '; ingress unshaped: no ifb'}); this machine routes between them`);
+    console.log(`measured: one archive download ${showSpread(download, 2, ' s')} (≈ ${internetRate.toFixed(0)} Mbit/s past the delays); the archive to all ${n} nodes at once ${showSpread(lanTransfer, 2, ' s')} (link rate alone ${lanTransferAtRate.toFixed(2)} s)`);
+    console.log(`release: ${path.basename(archiveFile)} ${mb(archive.length)} MB (the lab's real wasmtime shim release; the shim inside ${mb(Number(tarEntrySize(archiveFile)))} MB)`);
+    console.log(`memory with ${n} nodes up: +${memory.usedMb} MB used on this machine (containerd RSS total ${memory.containerdRssMb} MB); ${readFileSync('/proc/cpuinfo', 'utf8').split('\n').filter((l) => l.startsWith('processor')).length} CPUs`);
+    console.log('each cell: median (min–max) over the runs; CPU = cpuacct of the controller\'s processes (ssh clients or kubewasm) and of every node process (sshd, curl, tar, containerd …)\n');
+    const rows = contenders.map((c) => {
+      const wall = col(c.name, (s) => s.wallS);
+      const k = /K=(\d+)/.exec(c.name)?.[1];
+      return [
+        c.name,
+        showSpread(wall, 1, ' s'),
+        showSpread(col(c.name, (s) => s.internetBytes / 1e6), 1, ''),
+        showSpread(col(c.name, (s) => s.lanBytes / 1e6), 1, ''),
+        showSpread(col(c.name, (s) => s.restartsAtOnce), 0, ''),
+        showSpread(col(c.name, (s) => s.restarts), 0, ''),
+        showSpread(col(c.name, (s) => s.controllerCpuS), 1, ''),
+        showSpread(col(c.name, (s) => s.nodesCpuS), 1, ''),
+        k ? `${(wall.median / floorOf(Number(k))).toFixed(2)}x` : '',
+        `${(col('manual loop', (s) => s.wallS).median / wall.median).toFixed(2)}x`,
+      ];
+    });
+    console.log(table(['contender', 'wall', 'internet MB', 'LAN MB', 'restarts at once', 'restarts', 'controller CPU s', 'nodes CPU s', 'vs floor', 'manual/this'], rows));
+    console.log('');
+    console.log(table(
+      ['floor', 'total', 'download', 'LAN transfer', 'waves x median wave (restart until CRI answers)'],
+      ks.map((k) => [`K=${k}`, `${floorOf(k).toFixed(1)} s`, `${download.median.toFixed(2)} s`, `${lanTransfer.median.toFixed(2)} s`, `${Math.ceil(n / k)} x ${waves.get(k)!.median.toFixed(2)} s (waves ${waves.get(k)!.min.toFixed(2)}–${waves.get(k)!.max.toFixed(2)} s)`]),
+    ));
+  } finally {
+    cleanup();
+  }
+}
+
+function findArchive(): string {
+  const dirs = existsSync(cache) ? readdirSync(cache).filter((d) => d.startsWith('wasmtime-shim-release-') && existsSync(path.join(cache, d, '.done'))) : [];
+  for (const dir of dirs.sort().reverse()) {
+    const file = path.join(cache, dir, 'containerd-shim-wasmtime-x86_64-linux-musl.tar.gz');
+    if (existsSync(file)) return file;
+  }
+  throw new Error(`no wasmtime shim release archive under ${cache}: run scripts/setup --lab (it builds the lab's shim release)`);
+}
+
+function tarEntrySize(file: string): number {
+  const listing = execFileSync('tar', ['-tzvf', file, SHIM], { encoding: 'utf8' });
+  return Number(listing.trim().split(/\s+/)[2] ?? 0);
+}
+
+function firstLine(child: ReturnType<typeof execFile>, timeoutMs: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let buffered = '';
+    let errText = '';
+    const timer = setTimeout(() => reject(new Error(`the release server did not start within ${timeoutMs} ms: ${errText}`)), timeoutMs);
+    child.stderr?.on('data', (d: Buffer) => (errText += d.toString()));
+    child.stdout?.on('data', (d: Buffer) => {
+      buffered += d.toString();
+      const nl = buffered.indexOf('\n');
+      if (nl >= 0) {
+        clearTimeout(timer);
+        resolve(buffered.slice(0, nl));
+      }
+    });
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`the release server exited (${code}): ${errText}`));
+    });
+  });
 }
 
 function memUsedMb(): number {
@@ -256,11 +425,13 @@ function memUsedMb(): number {
 }
 
 function rssMb(node: TestNode): number {
-  const kb = node.run('pid=$(cat /run/containerd.pid) && grep VmRSS /proc/$pid/status | tr -s " " | cut -d" " -f2').trim();
+  const pid = node.containerdPid();
+  if (!pid) return 0;
+  const kb = node.run(`grep VmRSS /proc/${pid}/status | tr -s ' ' | cut -d' ' -f2`).trim();
   return Math.round(Number(kb || 0) / 1024);
 }
 
-main().catch((err) => {
+main().catch((err: unknown) => {
   console.error(`fleet: ${(err as Error).message}`);
   process.exitCode = 1;
 });
