@@ -10,6 +10,7 @@ import type { ShimInfo } from '../shims/catalog.js';
 import type { ShimEvent } from '../shims/releases.js';
 import type { Kube } from './client.js';
 import { describeDistro, detectDistro, type Distro } from './distro.js';
+import { describePush, pushImages, type RegistryOptions } from './images.js';
 import { chooseLoadMethod, kubewasmArchives, loadEnvironment, loadImages, type LoadEnvironment, type LoadMethod } from './load-images.js';
 import { installObjects, runtimeClasses } from './manifests.js';
 import { DEFAULT_INSTALLER_IMAGE, desiredDigest, OPT_IN_LABEL, OPT_IN_VALUE } from './names.js';
@@ -35,6 +36,10 @@ export interface InstallOptions {
   timeoutMs: number;
   verify: boolean;
   dryRun: boolean;
+  /** Push the images here and deploy them from there (nothing is loaded into the nodes). */
+  registry?: RegistryOptions | undefined;
+  /** Secrets in the namespace the nodes pull the images with (a private registry). */
+  imagePullSecrets?: string[] | undefined;
 }
 
 export type ClusterEvent =
@@ -74,14 +79,26 @@ export async function install(kube: Kube, o: InstallOptions, onEvent: (e: Cluste
   }
   if (!o.dryRun) archives.push(...(await kubewasmArchives(o.cacheDir, undefined)).archives);
 
-  // 2. Into the nodes' containerd, where the cluster cannot pull them.
-  const env = o.dryRun || (o.image && o.load === 'auto') ? await loadEnvironment() : undefined;
-  const load = o.image && o.load === 'auto' ? safeAuto(distro, names, env!) : o.load;
-  if (o.dryRun) say(`would load the installer and smoke images into ${names.join(', ')} with: ${chooseLoadMethod(load, distro, names, env!)}`);
-  else await loadImages(allNodes, names, archives, load, say);
+  // 2. Into a registry the nodes pull from, or into the nodes' containerd where the cluster cannot pull them.
+  let smokeImage: string | undefined;
+  if (o.registry) {
+    const where = `${o.registry.target.registry}/${o.registry.target.repository}`;
+    if (o.dryRun) say(`would push the installer and smoke images to ${where}; the nodes pull them from there`);
+    else {
+      const pushed = await pushImages(archives, o.registry);
+      image = pushed.installer ?? image;
+      smokeImage = pushed.smoke;
+      say(`${describePush(pushed)}; the nodes pull ${image}`);
+    }
+  } else {
+    const env = o.dryRun || (o.image && o.load === 'auto') ? await loadEnvironment() : undefined;
+    const load = o.image && o.load === 'auto' ? safeAuto(distro, names, env!) : o.load;
+    if (o.dryRun) say(`would load the installer and smoke images into ${names.join(', ')} with: ${chooseLoadMethod(load, distro, names, env!)}`);
+    else await loadImages(allNodes, names, archives, load, say);
+  }
 
   // 3. The objects.
-  const manifest = { namespace: o.namespace, image, shims: o.shims, installDir: o.installDir, ...(o.maxUnavailable ? { maxUnavailable: o.maxUnavailable } : {}) };
+  const manifest = { namespace: o.namespace, image, shims: o.shims, installDir: o.installDir, imagePullSecrets: o.imagePullSecrets, ...(o.maxUnavailable ? { maxUnavailable: o.maxUnavailable } : {}) };
   await applyObjects(kube, installObjects(manifest), { dryRun: o.dryRun, onApplied: (a) => say(`${a.object} ${o.dryRun ? `(dry run: ${a.action}${a.note ? `; ${a.note}` : ''})` : a.action}`) });
   const wanted = new Set(runtimeClasses(o.shims).map((rc) => rc.metadata?.name));
   const stale = (await kubewasmRuntimeClasses(kube)).filter((rc) => !wanted.has(rc.metadata?.name));
@@ -112,7 +129,7 @@ export async function install(kube: Kube, o: InstallOptions, onEvent: (e: Cluste
 
   // 6. Prove it.
   if (!o.verify) return true;
-  const results = await verifyRuntimeClasses(kube, await kubewasmRuntimeClasses(kube), { namespace: o.namespace, onResult: (result) => onEvent({ type: 'verify', result }) });
+  const results = await verifyRuntimeClasses(kube, await kubewasmRuntimeClasses(kube), { namespace: o.namespace, ...(smokeImage ? { image: smokeImage } : {}), ...(o.imagePullSecrets ? { imagePullSecrets: o.imagePullSecrets } : {}), onResult: (result) => onEvent({ type: 'verify', result }) });
   return results.every((r) => r.ok);
 }
 

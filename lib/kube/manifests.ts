@@ -54,6 +54,8 @@ export interface ManifestOptions {
   imagePullPolicy?: 'Always' | 'IfNotPresent' | 'Never';
   /** How many nodes may converge (restart containerd) at once during a rolling update of the installer. */
   maxUnavailable?: number;
+  /** Secrets (in the namespace) the kubelet pulls the image with, for a private registry. */
+  imagePullSecrets?: readonly string[] | undefined;
 }
 
 
@@ -174,6 +176,7 @@ export function daemonSet(options: ManifestOptions): V1DaemonSet {
         metadata: { labels: labels(selectorLabels), annotations: { [DESIRED_ANNOTATION]: digest } },
         spec: {
           serviceAccountName: INSTALLER,
+          ...(options.imagePullSecrets?.length ? { imagePullSecrets: options.imagePullSecrets.map((name) => ({ name })) } : {}),
           hostPID: true,
           // Runs only where asked: opted-in nodes, and nodes it has not finished cleaning yet.
           affinity: {

@@ -18,6 +18,8 @@ export interface SmokePodOptions {
   /** Pin to a node (skips the scheduler; the RuntimeClass's node selector is still checked by the kubelet). */
   node?: string | undefined;
   pullPolicy?: 'Never' | 'IfNotPresent' | 'Always';
+  /** Secrets (in the namespace) to pull the image with, for a private registry. */
+  imagePullSecrets?: readonly string[] | undefined;
 }
 
 /** Pure: the smoke pod. */
@@ -34,6 +36,7 @@ export function smokePod(options: SmokePodOptions): V1Pod {
       enableServiceLinks: false,
       terminationGracePeriodSeconds: 0,
       tolerations: [{ operator: 'Exists' }],
+      ...(options.imagePullSecrets?.length ? { imagePullSecrets: options.imagePullSecrets.map((name) => ({ name })) } : {}),
       containers: [{ name: 'smoke', image: options.image, imagePullPolicy: options.pullPolicy ?? 'IfNotPresent' }],
     },
   };
@@ -204,7 +207,7 @@ export function podName(prefix: string): string {
 export async function verifyRuntimeClasses(
   kube: Kube,
   classes: readonly V1RuntimeClass[],
-  options: { namespace?: string; image?: string; node?: string; timeoutMs?: number; keep?: boolean; onResult?: (r: VerifyResult) => void } = {},
+  options: { namespace?: string; image?: string; imagePullSecrets?: readonly string[]; node?: string; timeoutMs?: number; keep?: boolean; onResult?: (r: VerifyResult) => void } = {},
 ): Promise<VerifyResult[]> {
   const results: VerifyResult[] = [];
   for (const rc of classes) {
@@ -215,7 +218,7 @@ export async function verifyRuntimeClasses(
       result = { runtimeClass: name, handler: rc.handler, status: 'skipped', ok: false, skipped: skip, node: null, ms: null, message: `skipped: ${skip}` };
     } else {
       try {
-        const run = await runPod(kube, smokePod({ name: podName(`kubewasm-verify-${name}`), namespace: options.namespace, image: options.image ?? SMOKE_IMAGE, runtimeClassName: name, node: options.node }), options);
+        const run = await runPod(kube, smokePod({ name: podName(`kubewasm-verify-${name}`), namespace: options.namespace, image: options.image ?? SMOKE_IMAGE, imagePullSecrets: options.imagePullSecrets, runtimeClassName: name, node: options.node }), options);
         const printed = run.log.includes(SMOKE_LINE);
         const ok = run.phase === 'Succeeded' && printed;
         result = {
