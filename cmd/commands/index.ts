@@ -3,6 +3,8 @@ import type { Command } from '../command.js';
 import { bundle } from './bundle.js';
 import { clusterCreate } from './cluster-create.js';
 import { clusterDelete } from './cluster-delete.js';
+import { imageBuild } from './image-build.js';
+import { imagePush } from './image-push.js';
 import { install } from './install.js';
 import { label, unlabel } from './label.js';
 import { manifests } from './manifests.js';
@@ -12,4 +14,4 @@ import { verify } from './verify.js';
 import { nodeInstall } from './node-install.js';
 import { nodeUninstall } from './node-uninstall.js';
 
-export const COMMANDS: Command[] = [install, status, verify, label, unlabel, uninstall, manifests, nodeInstall, nodeUninstall, bundle, clusterCreate, clusterDelete];
+export const COMMANDS: Command[] = [install, status, verify, label, unlabel, uninstall, manifests, nodeInstall, nodeUninstall, bundle, imageBuild, imagePush, clusterCreate, clusterDelete];
