@@ -1,6 +1,7 @@
 import { OPT_IN_LABEL, OPT_IN_VALUE } from '../../lib/kube/names.js';
 import type { Command } from '../command.js';
 import * as flags from '../flags.js';
+import { REGISTRY_FLAGS } from './image-flags.js';
 import { showCluster } from '../progress.js';
 
 const OWN: flags.Flags = {
@@ -10,6 +11,9 @@ const OWN: flags.Flags = {
   load: { arg: 'METHOD', help: 'how images reach the nodes: auto (default), kind, k3d, docker (ctr import in the\nnode containers, through the Docker API), ctr (this machine), none' },
   'install-dir': { arg: 'DIR', help: "where shims go on the nodes (default: containerd's PATH, /usr/local/bin)" },
   'max-unavailable': { arg: 'N', help: 'nodes converging at once when the installer is updated (default 1)' },
+  registry: { arg: 'REGISTRY/REPO', help: 'push the installer and smoke images there (as kubewasm image push) and deploy\nthem from there: the nodes pull, nothing is loaded into them' },
+  'image-pull-secret': { arg: 'NAME', list: true, help: 'a docker-registry Secret in the namespace the nodes pull with (private registry)' },
+  ...REGISTRY_FLAGS,
 };
 const WAITING: flags.Flags = {
   timeout: { arg: 'DURATION', help: 'for the nodes to converge (default 10m)' },
@@ -40,6 +44,9 @@ ${flags.KUBE_HELP}`,
     const { options } = ctx;
     const image = flags.string(options, 'image');
     if (image) flags.refuseWith(options, '--image', ['shim-dir', 'bundle', 'mirror', 'lock', 'sha256', 'shim-version', 'installer-node'], 'the image carries its shims');
+    const registryTarget = flags.string(options, 'registry');
+    if (registryTarget) flags.refuseWith(options, '--registry', ['load'], 'the nodes pull from the registry');
+    const registry = registryTarget ? (await import('../../lib/oci/registry-flags.js')).registryOptions({ target: registryTarget, registryConfig: flags.string(options, 'registry-config'), caFile: flags.string(options, 'ca-file') }) : undefined;
     const shims = flags.shims(options);
     const { install: run } = await import('../../lib/kube/install.js');
     const dryRun = Boolean(options['dry-run']);
@@ -47,6 +54,7 @@ ${flags.KUBE_HELP}`,
       namespace: flags.namespace(options), selection: flags.selection(ctx), shims, image, supply: image ? undefined : await flags.shimSupply(options, shims, ['amd64'], process.env, true),
       installerNode: flags.string(options, 'installer-node'), ...(await flags.imageDelivery(options)),
       installDir: flags.string(options, 'install-dir'), maxUnavailable: flags.positiveInt(options, 'max-unavailable'), timeoutMs: flags.durationOption(options, 'timeout', 600_000), verify: !options['no-verify'], dryRun,
+      registry, imagePullSecrets: flags.list(options, 'image-pull-secret'),
     };
     const kube = await flags.connect(options);
     return (await showCluster(ctx, dryRun, (onEvent) => run(kube, spec, onEvent))) ? 0 : 1;
