@@ -5,7 +5,9 @@ import { KubewasmError, UsageError } from '../errors.js';
 import type { Kube } from './client.js';
 import { SHIM_LABEL } from './names.js';
 import { kubewasmRuntimeClasses } from './objects.js';
-import { bench, benchNode, verifiable, verifyRuntimeClasses, type BenchResult, type VerifyResult } from './verify.js';
+import { benchWithRuntime, type BenchResult } from './verify-bench.js';
+import { runtimeTable } from './verify-bench-times.js';
+import { benchNode, verifiable, verifyRuntimeClasses, type VerifyResult } from './verify.js';
 
 export interface VerifyOptions {
   namespace: string;
@@ -39,7 +41,7 @@ export async function verify(kube: Kube, o: VerifyOptions, onEvent: (e: VerifyEv
   const node = benchNode(await kube.listNodes(), shim, o.node);
   if (!node) throw new KubewasmError({ what: o.node ? `node ${o.node} does not have the ${shim} shim ready` : `no node has the ${shim} shim ready`, fix: 'kubewasm status shows the nodes; kubewasm label NODE opts one in' });
   onEvent({ type: 'info', text: `bench: ${o.benchRuns} Wasm pods (RuntimeClass ${rc.metadata?.name}) and ${o.benchRuns} runc pods on ${node}, after one warm-up each` });
-  const result = await bench(kube, {
+  const result = await benchWithRuntime(kube, {
     namespace: o.namespace,
     runtimeClass: rc,
     node,
@@ -55,10 +57,11 @@ export async function verify(kube: Kube, o: VerifyOptions, onEvent: (e: VerifyEv
 export function benchTable(r: BenchResult): string {
   const row = (name: string, s: BenchResult['wasm']) => `${name.padEnd(28)}${String(s.medianMs).padStart(8)}${String(s.p95Ms).padStart(8)}${String(s.minMs).padStart(8)}${String(s.maxMs).padStart(8)}`;
   return [
-    `pod start to completion on ${r.node}, ${r.wasm.runs} runs each (ms):`,
+    `pod start to completion on ${r.node}${r.containerRuntime ? ` (${r.containerRuntime})` : ''}, ${r.wasm.runs} runs each (ms; create request -> Succeeded seen by a watch: moves with the kubelet's status writes):`,
     `${''.padEnd(28)}${'median'.padStart(8)}${'p95'.padStart(8)}${'min'.padStart(8)}${'max'.padStart(8)}`,
     row(`wasm (${r.runtimeClass})`, r.wasm),
     row('runc (static x86-64 binary)', r.runc),
     '',
+    runtimeTable(r.runtime, `wasm (${r.runtimeClass})`),
   ].join('\n');
 }

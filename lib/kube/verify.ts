@@ -1,11 +1,10 @@
 // `kubewasm verify`: proves each Wasm RuntimeClass with a real pod that runs
-// a WASI module printing a known line, read back from the pod's log. And
-// `verify --bench`: the same small job as a Wasm pod and as a runc pod, N
-// times each on one node, start (create) to completion (Succeeded) timed.
+// a WASI module printing a known line, read back from the pod's log; the
+// pieces `verify --bench` (verify-bench.ts) shares with it.
 import { randomBytes } from 'node:crypto';
 import type { CoreV1Event, V1Node, V1Pod, V1RuntimeClass } from '@kubernetes/client-node';
 import { KubewasmError } from '../errors.js';
-import { NATIVE_IMAGE, NATIVE_LINE, SMOKE_IMAGE, SMOKE_LINE } from '../installer-image/smoke.js';
+import { SMOKE_IMAGE, SMOKE_LINE } from '../installer-image/smoke.js';
 import type { Kube } from './client.js';
 import { MANAGED_BY, NAMESPACE, readyLabel, READY_VALUE, VERIFY_LABEL } from './names.js';
 import { watchUntil } from './wait.js';
@@ -265,51 +264,12 @@ export function summarize(samples: readonly number[]): Summary {
   return { runs: s.length, medianMs: Math.round(median), p95Ms: Math.round(rank(0.95)), minMs: Math.round(s[0]!), maxMs: Math.round(s[s.length - 1]!) };
 }
 
-export interface BenchResult {
-  node: string;
-  runtimeClass: string;
-  wasm: Summary;
-  runc: Summary;
-  samples: { wasm: number[]; runc: number[] };
-}
+// The bench's result (pod level and runtime level) is defined beside the bench, in verify-bench.ts.
+export type { BenchResult } from './verify-bench.js';
 
 /** Pure: the first node where the runtime class's shim is ready. */
 export function benchNode(nodes: readonly V1Node[], shim: string, wanted?: string): string | undefined {
   const ready = nodes.filter((n) => n.metadata?.labels?.[readyLabel(shim)] === READY_VALUE).map((n) => n.metadata?.name ?? '');
   if (wanted) return ready.includes(wanted) ? wanted : undefined;
   return ready.sort()[0];
-}
-
-/**
- * Runs `runs` Wasm pods and `runs` runc pods, alternating, on one node, after
- * one unmeasured warm-up of each (it unpacks the images).
- */
-export async function bench(
-  kube: Kube,
-  options: { namespace?: string; runtimeClass: V1RuntimeClass; node: string; runs: number; wasmImage?: string; runcImage?: string; timeoutMs?: number; onRun?: (kind: 'wasm' | 'runc', i: number, ms: number) => void },
-): Promise<BenchResult> {
-  const rcName = options.runtimeClass.metadata?.name ?? '';
-  const once = async (kind: 'wasm' | 'runc') => {
-    const run = await runPod(
-      kube,
-      smokePod({ name: podName(`kubewasm-bench-${kind}`), namespace: options.namespace, image: kind === 'wasm' ? (options.wasmImage ?? SMOKE_IMAGE) : (options.runcImage ?? NATIVE_IMAGE), runtimeClassName: kind === 'wasm' ? rcName : undefined, node: options.node }),
-      { timeoutMs: options.timeoutMs ?? 120_000 },
-    );
-    const line = kind === 'wasm' ? SMOKE_LINE : NATIVE_LINE;
-    if (run.phase !== 'Succeeded' || !run.log.includes(line)) {
-      throw new KubewasmError({ what: `the ${kind} bench pod did not print "${line}" (${run.phase}: ${run.reason ?? JSON.stringify(run.log.slice(0, 120))})`, where: options.node, fix: 'run kubewasm verify first; the bench needs the smoke images on the node (kubewasm install loads them)' });
-    }
-    return run.ms;
-  };
-  await once('wasm');
-  await once('runc');
-  const samples = { wasm: [] as number[], runc: [] as number[] };
-  for (let i = 0; i < options.runs; i++) {
-    for (const kind of ['wasm', 'runc'] as const) {
-      const ms = await once(kind);
-      samples[kind].push(ms);
-      options.onRun?.(kind, i, ms);
-    }
-  }
-  return { node: options.node, runtimeClass: rcName, wasm: summarize(samples.wasm), runc: summarize(samples.runc), samples };
 }
