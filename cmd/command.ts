@@ -1,7 +1,7 @@
 // What every command file exports: cheap metadata (path, summary, usage,
 // options, help) and run(), which loads its lib flow only when called.
 import type { ParseArgsOptionsConfig } from 'node:util';
-import type { FlagValues } from '../lib/flag-values.js';
+import type { FlagValues } from '../lib/cli-flags.js';
 
 export interface CommandContext {
   /** Parsed options (long names as keys). */

@@ -1,6 +1,6 @@
 // The CLI's main: argv -> command -> exit code. cmd/kubewasm.ts calls it.
 import { asKubewasmError, UsageError } from '../lib/errors.js';
-import { parseFlags } from '../lib/flag-values.js';
+import { parseFlags } from '../lib/cli-flags.js';
 import { packageRoot } from '../lib/kube/package-root.js';
 import { GLOBAL_OPTIONS, type Command } from './command.js';
 import { COMMANDS } from './commands/index.js';

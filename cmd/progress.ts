@@ -2,12 +2,13 @@
 // row per node on a terminal (not in CI), plain lines otherwise. It shows fleet
 // events, nodes converging in a cluster, and shim downloads. listr2 is loaded
 // only when a terminal shows it.
-import { outputOption } from '../lib/flag-values.js';
+import { outputOption } from '../lib/cli-flags.js';
 import type { ClusterEvent } from '../lib/kube/install.js';
 import type { FleetJob, FleetOutcome } from '../lib/node/fleet.js';
 import { convergeOptions, scheduleOptions, targetSelection } from '../lib/node/run-flags.js';
 import type { VerifyResult } from '../lib/kube/verify.js';
 import type { ShimEvent } from '../lib/shims/releases.js';
+import { plainShimProgress } from '../lib/shims/shim-lines.js';
 import type { CommandContext } from './command.js';
 
 /** A node's row: text while it works; a state when it is done. */
@@ -36,31 +37,6 @@ export function progress(ctx: CommandContext, options: { quietRows?: boolean } =
       options.quietRows ? { row: () => {}, end: async () => {} }
       : tty && names.length ? listrRows(ctx.stderr as NodeJS.WriteStream, names)
       : { row: (node, text, state) => line(`${node}: ${mark(state)}${text}`), end: async () => {} },
-  };
-}
-
-const mb = (n: number) => (n < 1e6 ? `${(n / 1e3).toFixed(1)} kB` : `${(n / 1e6).toFixed(1)} MB`);
-const short = (hex: string) => `${hex.slice(0, 12)}…`;
-const label = (a: { shim: { name: string }; version: string; arch: string }) => `${a.shim.name} ${a.version} ${a.arch}`;
-
-/** Shim lines: resolved, 25 % steps of a download, verified, ready. */
-export function plainShimProgress(log: (line: string) => void, verbose = false): (e: ShimEvent) => void {
-  const steps = new Map<string, number>();
-  return (e) => {
-    const name = label(e.artifact);
-    const bundle = e.artifact.fetch.kind === 'bundle';
-    if (e.type === 'resolved') log(`${name}: ${e.artifact.asset} (${e.artifact.tag}), sha256 ${short(e.artifact.sha256)} from ${e.artifact.digestSource}`);
-    else if (e.type === 'cached') log(`${name}: in the cache, sha256 checked`);
-    else if (e.type === 'verified') log(`${name}: ${bundle ? 'copied' : 'downloaded'} ${mb(e.bytes)}${bundle ? ' from the bundle' : ''}, sha256 verified`);
-    else if (e.type === 'skipped-entry' && verbose) log(`${name}: ${e.reason}`);
-    else if (e.type === 'ready') log(`${name}: ${e.artifact.shim.binaryName} ready (sha256 ${short(e.artifact.binarySha256)})`);
-    else if (e.type === 'progress' && e.total) {
-      const step = Math.floor((e.received / e.total) * 4);
-      if (step > (steps.get(name) ?? -1) && step < 4) {
-        steps.set(name, step);
-        log(`${name}: downloading ${mb(e.received)} of ${mb(e.total)}`);
-      }
-    }
   };
 }
 

@@ -1,8 +1,9 @@
 import path from 'node:path';
 import type { BootstrapEvent } from '../../lib/kube/cluster.js';
+import { plainShimProgress } from '../../lib/shims/shim-lines.js';
 import type { Command, CommandContext } from '../command.js';
 import * as flags from '../flags.js';
-import { mark, plainShimProgress, verifyLine } from '../progress.js';
+import { mark, verifyLine } from '../progress.js';
 
 const CREATE_FLAGS: flags.Flags = {
   config: { arg: 'FILE', help: "the provider's config (default for kind: ./kind-config.yaml when there is one)" },

@@ -5,7 +5,7 @@ import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
 import path from 'node:path';
 import { UsageError } from '../errors.js';
-import { durationOption, string, type FlagValues } from '../flag-values.js';
+import { durationOption, string, type Flags, type FlagValues } from '../cli-flags.js';
 import { packageRoot } from './package-root.js';
 
 export const CLUSTER_PROVIDERS = ['kind', 'k3d', 'lab'] as const;
@@ -39,6 +39,13 @@ export function parseProvider(value: string | undefined): ClusterProvider {
   if (!(CLUSTER_PROVIDERS as readonly string[]).includes(v)) throw new UsageError(`unknown --provider '${v}'`, `choose one of: ${CLUSTER_PROVIDERS.join(', ')}`);
   return v as ClusterProvider;
 }
+
+/** The flags cluster create and delete share. */
+export const CLUSTER_FLAGS: Flags = {
+  provider: { arg: 'NAME', help: 'kind (default), k3d, or lab (scripts/lab/lab, in a kubewasm clone)' },
+  name: { arg: 'N', help: 'cluster name (default kind: "kind", k3d: "kubewasm")' },
+  kubeconfig: { arg: 'FILE', help: "where the provider writes the cluster's context (default $KUBECONFIG or ~/.kube/config)" },
+};
 
 /** The cluster the flags of cluster create | delete name. --config defaults to ./kind-config.yaml for kind when it exists. */
 export function clusterSpec(values: FlagValues, cwd = process.cwd(), env: NodeJS.ProcessEnv = process.env): ClusterSpec {

@@ -1,11 +1,30 @@
-// Where shims come from, as the flags of node install, install, bundle and
-// cluster create say it: the origin (GitHub, a mirror, a bundle) and the pins
+// Which shims and where they come from, as flags (node install, install,
+// bundle, image and cluster create), each written once, and their readers:
+// the shims, the origin (GitHub, a mirror, a bundle) and the pins
 // (--shim-version, --sha256, --accept-advisory, --lock). Modules that reach
 // the network or the disk load only when a flag needs them.
 import { UsageError } from '../errors.js';
-import { list, string, type FlagValues } from '../flag-values.js';
-import { parseArch, shimInfo, type Arch, type ShimInfo, type ShimName } from './catalog.js';
+import { helpOf, list, string, type Flags, type FlagValues } from '../cli-flags.js';
+import { parseArch, parseShimList, shimInfo, type Arch, type ShimInfo, type ShimName } from './catalog.js';
 import type { Pins, ShimOrigin } from './releases.js';
+
+export const SHIMS_FLAG: Flags = { shims: { arg: 'LIST', help: 'wasmtime, wasmedge, wasmer, spin (default: wasmtime)' } };
+export const shims = (values: FlagValues): ShimInfo[] => parseShimList(string(values, 'shims') ?? 'wasmtime');
+
+export const SHIM_FLAGS: Flags = {
+  'shim-version': { arg: 'SHIM=VER', list: true, help: "version per shim: X.Y.Z, vX.Y.Z or latest (default: kubewasm's pinned\nversion: wasmtime/wasmedge/wasmer 0.6.1, spin 0.25.1); repeatable or comma-separated" },
+  'accept-advisory': { arg: 'ID', list: true, help: 'install a version a published advisory names as affected (e.g. GHSA-cc25-vq59-rcjx)' },
+  sha256: { arg: 'SHIM[/ARCH]=HEX', list: true, help: 'the expected sha256 of the release archive, when GitHub has no digest for it' },
+  lock: { arg: 'FILE', help: 'versions and sha256s from a lock file (kubewasm-bundle.lock.json)' },
+  bundle: { arg: 'FILE', help: "an air-gap bundle written by 'kubewasm bundle' (no network)" },
+  mirror: { arg: 'URL', help: 'a file server laid out like github.com: URL/OWNER/REPO/releases/download/TAG/ASSET\n(needs --lock or --sha256: a mirror carries no digests)' },
+  'shim-dir': { arg: 'DIR', help: 'ready binaries in DIR (containerd-shim-wasmtime-v1, …); you vouch for them' },
+  'github-api-url': { arg: 'URL', help: 'GitHub Enterprise or an API mirror (default: $GITHUB_API_URL or https://api.github.com)' },
+  'cache-dir': { arg: 'DIR', help: 'download cache (default: $XDG_CACHE_HOME/kubewasm or ~/.cache/kubewasm)' },
+};
+export const shimHelp = (flags: Flags = SHIM_FLAGS) =>
+  helpOf('Where the shims come from (default: GitHub releases, verified, cached):', flags, '  GITHUB_TOKEN              sent to the API host only; raises the rate limit from 60 to 5,000 requests per hour');
+
 
 /** The origin the flags name; --shim-dir is not a release origin (it is refused beside --bundle and --mirror here). */
 export async function shimOriginFromOptions(values: FlagValues, env: NodeJS.ProcessEnv = process.env): Promise<ShimOrigin> {

@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { shimSupply } from '../../cmd/flags.js';
-import { plainShimProgress } from '../../cmd/progress.js';
+import { plainShimProgress } from '../../lib/shims/shim-lines.js';
 import { KubewasmError } from '../../lib/errors.js';
 import { provideShims } from '../../lib/node/shim-supply.js';
 import { RELEASES as CATALOG, SHIMS, type Arch } from '../../lib/shims/catalog.js';

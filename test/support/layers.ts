@@ -6,7 +6,7 @@ import path from 'node:path';
 
 /** Lowest first. A file may import from its own layer and any layer below it. */
 export const LAYERS: ReadonlyArray<{ layer: number; paths: readonly string[] }> = [
-  { layer: 0, paths: ['lib/errors.ts', 'lib/flag-values.ts'] },
+  { layer: 0, paths: ['lib/errors.ts', 'lib/cli-flags.ts'] },
   { layer: 1, paths: ['lib/host'] },
   { layer: 2, paths: ['lib/containerd', 'lib/shims', 'lib/oci'] },
   { layer: 3, paths: ['lib/node', 'lib/installer-image'] },

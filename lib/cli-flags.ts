@@ -1,9 +1,34 @@
-// Command-line flag values as node:util parseArgs hands them over (long names
-// as keys), and the readers every parser of them shares: cmd/flags.ts and the
-// lib parsers that turn flags into a flow's options (shim sources, targets,
-// clusters). Wrong values are UsageErrors (exit code 2).
+// Command-line flags: their declarative tables (a flag's parse config and its
+// help line come from one entry), the values node:util parseArgs hands over
+// (long names as keys), and the readers every parser of them shares. The
+// tables live beside the parsers that read them (lib/node/run-flags.ts,
+// lib/shims/source-flags.ts, lib/kube/cluster-plan.ts; cmd/flags.ts for the
+// cluster flags); cmd composes them per command. Wrong values are UsageErrors.
 import { parseArgs, type ParseArgsOptionsConfig } from 'node:util';
 import { UsageError } from './errors.js';
+
+/** One flag: `arg` names its value (none: a boolean); `list`: repeatable. Help continues on lines of its own. */
+export interface Flag {
+  help: string;
+  arg?: string;
+  short?: string;
+  list?: boolean;
+}
+export type Flags = Record<string, Flag>;
+
+export function parseConfig(...groups: Flags[]): ParseArgsOptionsConfig {
+  const config: ParseArgsOptionsConfig = {};
+  for (const [name, f] of groups.flatMap((g) => Object.entries(g))) config[name] = { type: f.arg ? 'string' : 'boolean', ...(f.short ? { short: f.short } : {}), ...(f.list ? { multiple: true } : {}) };
+  return config;
+}
+
+export function helpOf(title: string, flags: Flags, after = ''): string {
+  const lines = Object.entries(flags).map(([name, f]) => {
+    const head = `  ${f.short ? `-${f.short}, ` : ''}--${name}${f.arg ? ` ${f.arg}` : ''}`;
+    return `${head.length < 28 ? head.padEnd(28) : `${head} `}${f.help.replaceAll('\n', `\n${' '.repeat(28)}`)}`;
+  });
+  return `${title ? `${title}\n` : ''}${lines.join('\n')}${after ? `\n${after}` : ''}`;
+}
 
 export type FlagValues = Record<string, string | boolean | Array<string | boolean> | undefined>;
 
