@@ -4,7 +4,7 @@
 // clusters made by kubewasm: lib/kube/cluster-plan.ts); the flags of commands
 // that talk to a cluster are here. Cheap to load: heavier modules are
 // imported inside the async helpers that need them.
-import { string, helpOf, type Flags, type FlagValues } from '../lib/cli-flags.js';
+import { helpOf, string, type Flags, type FlagValues } from '../lib/cli-flags.js';
 import { UsageError } from '../lib/errors.js';
 import { NAMESPACE } from '../lib/kube/names.js';
 import type { CommandContext } from './command.js';

@@ -4,9 +4,9 @@
 // only when a terminal shows it.
 import { outputOption } from '../lib/cli-flags.js';
 import type { ClusterEvent } from '../lib/kube/install.js';
+import type { VerifyResult } from '../lib/kube/verify.js';
 import type { FleetJob, FleetOutcome } from '../lib/node/fleet.js';
 import { convergeOptions, scheduleOptions, targetSelection } from '../lib/node/run-flags.js';
-import type { VerifyResult } from '../lib/kube/verify.js';
 import type { ShimEvent } from '../lib/shims/releases.js';
 import { plainShimProgress } from '../lib/shims/shim-lines.js';
 import type { CommandContext } from './command.js';

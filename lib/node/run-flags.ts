@@ -4,7 +4,7 @@
 // how many nodes at once, and where the shims come from (install, bundle,
 // image and cluster create share that part). Pure but for the modules the shim
 // flags load when they need them; no node is reached here.
-import { list, positiveInt, refuseWith, string, helpOf, type Flags, type FlagValues } from '../cli-flags.js';
+import { helpOf, list, positiveInt, refuseWith, string, type Flags, type FlagValues } from '../cli-flags.js';
 import { FLAVOURS } from '../containerd/presets.js';
 import { UsageError } from '../errors.js';
 import type { Arch, ShimInfo } from '../shims/catalog.js';
