@@ -83,7 +83,7 @@ async function criOn(kube: Kube, namespace: string, node: string): Promise<{ ins
   const pod = pods.find((p) => p.status?.phase === 'Running')?.metadata?.name;
   if (!pod) return { why: `no running kubewasm installer pod on ${node} to read containerd's timestamps through` };
   const inspect: Inspect = async (id) => {
-    const r = await execInPod(kube, namespace, pod, 'installer', ['nsenter', '-t', '1', '-m', '--', 'sh', '-c', CRICTL_INSPECT, 'sh', id], 30_000);
+    const r = await execInPod(kube, namespace, pod, 'installer', ['nsenter', '-t', '1', '-m', '--', '/bin/sh', '-c', CRICTL_INSPECT, 'sh', id], 30_000);
     if (r.code !== 0) throw new Error(`crictl inspect on ${node} (exit ${r.code}): ${r.stderr.trim().slice(0, 300)}`);
     return criSample(r.stdout);
   };

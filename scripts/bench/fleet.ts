@@ -355,7 +355,7 @@ async function main(): Promise<void> {
     console.log(`measured: one archive download ${showSpread(download, 2, ' s')} (≈ ${internetRate.toFixed(0)} Mbit/s past the delays); the archive to all ${n} nodes at once ${showSpread(lanTransfer, 2, ' s')} (link rate alone ${lanTransferAtRate.toFixed(2)} s)`);
     console.log(`release: ${path.basename(archiveFile)} ${mb(archive.length)} MB (the lab's real wasmtime shim release; the shim inside ${mb(Number(tarEntrySize(archiveFile)))} MB)`);
     console.log(`memory with ${n} nodes up: +${memory.usedMb} MB used on this machine (containerd RSS total ${memory.containerdRssMb} MB); ${readFileSync('/proc/cpuinfo', 'utf8').split('\n').filter((l) => l.startsWith('processor')).length} CPUs`);
-    console.log('each cell: median (min–max) over the runs; CPU = cpuacct of the controller\'s processes (ssh clients or kubewasm) and of every node process (sshd, curl, tar, containerd …)\n');
+    console.log('archives: internet bytes (frames, as the veth counts them) over the archive\'s size; each cell: median (min–max) over the runs; CPU = cpuacct of the controller\'s processes (ssh clients or kubewasm) and of every node process (sshd, curl, tar, containerd …)\n');
     const rows = contenders.map((c) => {
       const wall = col(c.name, (s) => s.wallS);
       const k = /K=(\d+)/.exec(c.name)?.[1];
@@ -363,6 +363,7 @@ async function main(): Promise<void> {
         c.name,
         showSpread(wall, 1, ' s'),
         showSpread(col(c.name, (s) => s.internetBytes / 1e6), 1, ''),
+        (col(c.name, (s) => s.internetBytes).median / archive.length).toFixed(2),
         showSpread(col(c.name, (s) => s.lanBytes / 1e6), 1, ''),
         showSpread(col(c.name, (s) => s.restartsAtOnce), 0, ''),
         showSpread(col(c.name, (s) => s.restarts), 0, ''),
@@ -372,7 +373,7 @@ async function main(): Promise<void> {
         `${(col('manual loop', (s) => s.wallS).median / wall.median).toFixed(2)}x`,
       ];
     });
-    console.log(table(['contender', 'wall', 'internet MB', 'LAN MB', 'restarts at once', 'restarts', 'controller CPU s', 'nodes CPU s', 'vs floor', 'manual/this'], rows));
+    console.log(table(['contender', 'wall', 'internet MB', 'archives', 'LAN MB', 'restarts at once', 'restarts', 'controller CPU s', 'nodes CPU s', 'vs floor', 'manual/this'], rows));
     console.log('');
     console.log(table(
       ['floor', 'total', 'download', 'LAN transfer', 'waves x median wave (restart until CRI answers)'],
