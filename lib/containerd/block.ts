@@ -90,3 +90,118 @@ function lineAt(text: string, start: number): string {
   const end = text.indexOf('\n', start);
   return text.slice(start, end === -1 ? text.length : end);
 }
+
+// ---- single lines kubewasm owns inside a user's table ----
+//
+// TOML defines a table once, so a setting in a table the user already wrote
+// cannot go into the block: kubewasm adds (or replaces) one line inside that
+// table, marked at its end, with what it replaced. Restoring the marked lines
+// gives back the user's bytes exactly.
+
+const LINE_MARK = ' # kubewasm: ';
+const ADDED = "added; 'kubewasm node uninstall' removes this line";
+const REPLACED_SUFFIX = "; 'kubewasm node uninstall' puts it back";
+
+export function markAddedLine(line: string): string {
+  return `${line}${LINE_MARK}${ADDED}`;
+}
+
+export function markReplacedLine(line: string, original: string): string {
+  return `${line}${LINE_MARK}replaced ${JSON.stringify(original)}${REPLACED_SUFFIX}`;
+}
+
+/** The text with every line kubewasm marked put back as it was; `count` says how many there were. */
+export function restoreMarkedLines(text: string, where: string): { text: string; count: number } {
+  let count = 0;
+  let out = '';
+  let from = 0;
+  while (from < text.length) {
+    const nl = text.indexOf('\n', from);
+    const end = nl === -1 ? text.length : nl + 1;
+    const line = text.slice(from, nl === -1 ? text.length : nl);
+    const mark = line.lastIndexOf(LINE_MARK);
+    const note = mark === -1 ? '' : line.slice(mark + LINE_MARK.length);
+    if (note === ADDED) {
+      count++;
+    } else if (note.startsWith('replaced "') && note.endsWith(REPLACED_SUFFIX)) {
+      let original: unknown;
+      try {
+        original = JSON.parse(note.slice('replaced '.length, note.length - REPLACED_SUFFIX.length));
+      } catch {
+        original = undefined;
+      }
+      if (typeof original !== 'string' || original.includes('\n')) {
+        throw new KubewasmError({ what: 'a line kubewasm marked as replaced was damaged: the original it records cannot be read', where, fix: `restore the line by hand (remove '${LINE_MARK.trim()} ...' and put your value back), then run kubewasm again` });
+      }
+      out += original + text.slice(nl === -1 ? text.length : nl, end);
+      count++;
+    } else {
+      out += text.slice(from, end);
+    }
+    from = end;
+  }
+  return { text: out, count };
+}
+
+export interface TableLines {
+  /** Index just past the table's header line. */
+  bodyStart: number;
+  /** Index of the next table header (or the end of the text). */
+  bodyEnd: number;
+  /** The line that sets `key` directly in this table, without its newline. */
+  keyLine?: { start: number; end: number; text: string };
+}
+
+/**
+ * Where the text defines table `keys` with a [header] line, and the line in it
+ * that sets `key`; undefined when no header names that table (it is absent,
+ * implicit, or defined inline or by dotted keys).
+ */
+export function findTableLines(text: string, keys: string[], key: string): TableLines | undefined {
+  const headers: Array<{ start: number; end: number; keys: string[] | undefined }> = [];
+  const headerLine = /^[ \t]*\[(?!\[)(.*)\][ \t]*(?:#.*)?$/gm;
+  for (let m = headerLine.exec(text); m; m = headerLine.exec(text)) {
+    headers.push({ start: m.index, end: m.index + m[0].length, keys: parseDottedKey(m[1]!) });
+  }
+  const arrayHeader = /^[ \t]*\[\[/gm;
+  const arrayStarts: number[] = [];
+  for (let m = arrayHeader.exec(text); m; m = arrayHeader.exec(text)) arrayStarts.push(m.index);
+  const at = headers.findIndex((h) => h.keys !== undefined && h.keys.length === keys.length && h.keys.every((k, i) => k === keys[i]));
+  if (at === -1) return undefined;
+  const header = headers[at]!;
+  const bodyStart = text[header.end] === '\n' ? header.end + 1 : header.end;
+  const nextStarts = [...headers.slice(at + 1).map((h) => h.start), ...arrayStarts.filter((s) => s > header.start)];
+  const bodyEnd = nextStarts.length ? Math.min(...nextStarts) : text.length;
+  const keyPattern = new RegExp(`^[ \\t]*(?:${escape(key)}|"${escape(key)}"|'${escape(key)}')[ \\t]*=.*$`, 'm');
+  const body = text.slice(bodyStart, bodyEnd);
+  const found = keyPattern.exec(body);
+  return { bodyStart, bodyEnd, ...(found ? { keyLine: { start: bodyStart + found.index, end: bodyStart + found.index + found[0].length, text: found[0] } } : {}) };
+}
+
+/** `plugins."io.containerd.cri.v1.images"` → its keys; undefined when it is not a plain dotted key. */
+function parseDottedKey(source: string): string[] | undefined {
+  const keys: string[] = [];
+  const part = /\s*(?:([A-Za-z0-9_-]+)|"((?:[^"\\]|\\.)*)"|'([^']*)')\s*(\.|$)/y;
+  let index = 0;
+  while (index < source.length) {
+    part.lastIndex = index;
+    const m = part.exec(source);
+    if (!m) return undefined;
+    let key = m[1] ?? m[3];
+    if (key === undefined) {
+      try {
+        key = JSON.parse(`"${m[2]}"`) as string;
+      } catch {
+        return undefined;
+      }
+    }
+    keys.push(key);
+    index = part.lastIndex;
+    if (m[4] === '') break;
+  }
+  return keys.length ? keys : undefined;
+}
+
+function escape(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}

@@ -1,7 +1,8 @@
 // planConfig: from a config file's bytes and the runtimes wanted, decide the
 // file's new bytes. Pure: no I/O, every decision here is unit-tested.
 import { KubewasmError } from '../errors.js';
-import { findBlock, removeBlock, renderBlock, replaceBlock, type RuntimeTable } from './block.js';
+import { findBlock, findTableLines, markAddedLine, markReplacedLine, removeBlock, renderBlock, replaceBlock, restoreMarkedLines, type RuntimeTable } from './block.js';
+import { CRI_IMAGES_TABLE, decideLocalPull, LOCAL_PULL_KEY } from './image-pull.js';
 import { runtimeValues, type RuntimeSpec } from './runtime.js';
 import { formatKey, getPath, isTable, parseToml, type TomlScalar, type TomlTable } from './toml.js';
 import { formatVersion, maxConfigVersion, runtimesTablePath, type ContainerdVersion } from './version.js';
@@ -58,6 +59,23 @@ export interface ConfigPlan {
   autoRegistered: string[];
   /** Files that get the same new bytes (EKS: the copy containerd reads). */
   copies: string[];
+  /**
+   * Whether CRI pulls on this node unpack wasi/wasm images, and what kubewasm
+   * does about it (undefined: no Wasm runtime asked for, nothing to say).
+   */
+  imagePull?: ImagePullPlan;
+}
+
+export interface ImagePullPlan {
+  /**
+   * set: kubewasm's part sets use_local_image_pull = true; already: the config
+   * does it without kubewasm; not-needed: containerd < 2.1; cannot: kubewasm
+   * cannot write it here (the user must).
+   */
+  decision: 'set' | 'already' | 'not-needed' | 'cannot';
+  why: string;
+  /** For 'set': in kubewasm's block, or as one marked line in the user's own CRI images table. */
+  how?: 'block' | 'line';
 }
 
 export const K3S_TEMPLATE_BASE = '{{ template "base" . }}\n';
@@ -102,7 +120,9 @@ export function renderedBase(rendered: string, templates: ReadonlyArray<string |
 
 export function planConfig(facts: ConfigFacts, runtimes: RuntimeSpec[]): ConfigPlan {
   const where = facts.path;
-  const text = decodeUtf8(facts.content, where);
+  // Lines kubewasm marked inside the user's tables are put back first: every plan starts from the user's bytes.
+  const decoded = decodeUtf8(facts.content, where);
+  const text = decoded === undefined ? undefined : restoreMarkedLines(decoded, where).text;
   const existing = text === undefined ? undefined : findBlock(text, where);
   const userText = text === undefined ? undefined : existing ? removeBlock(text, existing) : text;
   const createdFile = existing?.createdFile ?? text === undefined;
@@ -129,9 +149,22 @@ export function planConfig(facts: ConfigFacts, runtimes: RuntimeSpec[]): ConfigP
   if (tables.length > 0 && losesDefaultRuntime(facts, userConfig, userRuntimes)) tables.unshift(DEFAULT_RUNC_TABLE);
 
   const base = userText ?? initialContent(facts.kind, configVersion);
-  let afterText: string | undefined;
-  if (tables.length === 0) afterText = createdFile && base === initialContent(facts.kind, configVersion) ? undefined : base;
-  else afterText = text !== undefined && existing ? replaceBlock(text, existing, renderBlock(tables, createdFile)) : base + renderBlock(tables, createdFile);
+  const wantsWasm = runtimes.length > 0;
+  let imagePull = wantsWasm ? planImagePull(facts, userConfig, configVersion, base) : undefined;
+  const render = (pull: ImagePullPlan | undefined): string | undefined => {
+    const blockTables = pull?.decision === 'set' && pull.how === 'block' ? [...tables, LOCAL_PULL_TABLE] : tables;
+    let out: string | undefined;
+    if (blockTables.length === 0) out = createdFile && base === initialContent(facts.kind, configVersion) ? undefined : base;
+    else out = text !== undefined && existing ? replaceBlock(text, existing, renderBlock(blockTables, createdFile)) : base + renderBlock(blockTables, createdFile);
+    if (out !== undefined && pull?.decision === 'set' && pull.how === 'line') out = setLocalPullLine(out);
+    return out;
+  };
+  let afterText = render(imagePull);
+  if (imagePull?.decision === 'set' && afterText !== undefined && !localPullReads(facts, afterText, userText)) {
+    // The user's file defines the CRI images table in a way a line or a table cannot extend (inline, dotted keys).
+    imagePull = { decision: 'cannot', why: `kubewasm cannot add ${LOCAL_PULL_KEY} to how this file writes [${CRI_IMAGES_TABLE.join('.')}]: set \`${LOCAL_PULL_KEY} = true\` there by hand, or Wasm-platform images will fail with 'parent snapshot ... does not exist'` };
+    afterText = render(imagePull);
+  }
 
   if (afterText !== undefined && tables.length > 0) checkResult(facts, afterText, userText, tables, where);
 
@@ -147,7 +180,57 @@ export function planConfig(facts: ConfigFacts, runtimes: RuntimeSpec[]): ConfigP
     dropped: previouslyRegistered.filter((name) => name !== 'runc' && !toRegister.some((s) => s.name === name)),
     autoRegistered,
     copies: facts.copiedTo ? [facts.copiedTo.path] : [],
+    ...(imagePull ? { imagePull } : {}),
   };
+}
+
+const LOCAL_PULL_TABLE: RuntimeTable = { keys: CRI_IMAGES_TABLE, values: { [LOCAL_PULL_KEY]: true }, options: {} };
+
+/**
+ * Where use_local_image_pull goes: kubewasm's block when the user's text has
+ * no [plugins."io.containerd.cri.v1.images"] header (TOML allows a table
+ * header after its subtables), else one marked line in that table. A k3s
+ * template's base is k3s's text: a header there cannot be edited.
+ */
+function planImagePull(facts: ConfigFacts, userConfig: TomlTable, configVersion: number, base: string): ImagePullPlan {
+  const decision = decideLocalPull(facts.containerd, userConfig, configVersion);
+  if (decision.kind !== 'set') return { decision: decision.kind, why: decision.why };
+  if (findTableLines(base, CRI_IMAGES_TABLE, LOCAL_PULL_KEY)) return { decision: 'set', why: decision.why, how: 'line' };
+  if (facts.kind === 'k3s-template') {
+    const k3s = k3sBase(facts, base);
+    if (k3s !== undefined && findTableLines(k3s, CRI_IMAGES_TABLE, LOCAL_PULL_KEY)) {
+      return { decision: 'cannot', why: `k3s's own config defines [${CRI_IMAGES_TABLE.join('.')}]; set \`${LOCAL_PULL_KEY} = true\` through k3s (or Wasm-platform images will fail with 'parent snapshot ... does not exist')` };
+    }
+  }
+  return { decision: 'set', why: decision.why, how: 'block' };
+}
+
+/** The user's CRI images table with use_local_image_pull = true: their line replaced, or one line added under the header. */
+function setLocalPullLine(text: string): string {
+  const table = findTableLines(text, CRI_IMAGES_TABLE, LOCAL_PULL_KEY);
+  if (!table) return text;
+  if (table.keyLine) {
+    const indent = /^[ \t]*/.exec(table.keyLine.text)![0];
+    return text.slice(0, table.keyLine.start) + markReplacedLine(`${indent}${LOCAL_PULL_KEY} = true`, table.keyLine.text) + text.slice(table.keyLine.end);
+  }
+  if (table.bodyStart === 0 || text[table.bodyStart - 1] !== '\n') return text; // a header on the last line without a newline: left alone, caught by localPullReads
+  const firstKey = /^([ \t]*)[A-Za-z0-9_"'-]/m.exec(text.slice(table.bodyStart, table.bodyEnd));
+  const indent = firstKey ? firstKey[1]! : '  ';
+  return text.slice(0, table.bodyStart) + markAddedLine(`${indent}${LOCAL_PULL_KEY} = true`) + '\n' + text.slice(table.bodyStart);
+}
+
+/** The new text parses and containerd would read use_local_image_pull = true from it (a template: rendered over its base). */
+function localPullReads(facts: ConfigFacts, afterText: string, userText: string | undefined): boolean {
+  let toCheck = afterText;
+  if (facts.kind === 'k3s-template') {
+    const k3s = k3sBase(facts, userText) ?? '';
+    toCheck = renderK3sTemplate(afterText, k3s) ?? k3s + afterText.replace(BASE_ACTION, '');
+  }
+  try {
+    return getPath(parseToml(toCheck, facts.path), [...CRI_IMAGES_TABLE, LOCAL_PULL_KEY]) === true;
+  } catch {
+    return false;
+  }
 }
 
 /** EKS: the source and the copy containerd reads must agree, or writing the source's copy would lose someone's edit of the copy. */

@@ -166,7 +166,9 @@ export function describePlan(plan: NodePlan): string[] {
       plan.config.dropped.length ? `unregister ${plan.config.dropped.join(', ')}` : '',
     ].filter(Boolean).join('; ');
     lines.push(`${action} ${plan.config.path} (config version ${plan.config.configVersion})${what ? `: ${what}` : ''}`);
+    if (plan.config.imagePull?.decision === 'set') lines.push(`set use_local_image_pull = true (CRI images plugin) in ${plan.config.path}: ${plan.config.imagePull.why}`);
   }
+  if (plan.config.imagePull?.decision === 'cannot') lines.push(`warning: ${plan.config.imagePull.why}`);
   for (const name of plan.config.autoRegistered) lines.push(`let ${name} be registered by the distribution itself (its shim is on its PATH)`);
   for (const name of plan.config.adopted) lines.push(`keep runtime ${name}: already registered identically by hand`);
   if (plan.restart) lines.push('restart containerd and wait for its CRI');

@@ -3,6 +3,7 @@ import { parse } from 'smol-toml';
 import { describe, expect, it } from 'vitest';
 import { planConfig, renderedBase, renderK3sTemplate, type ConfigFacts } from '../../lib/containerd/config-plan.js';
 import type { RuntimeSpec } from '../../lib/containerd/runtime.js';
+import { restoreMarkedLines } from '../../lib/containerd/block.js';
 import { getPath } from '../../lib/containerd/toml.js';
 import { errorOf } from '../support/errors.js';
 
@@ -44,9 +45,12 @@ describe.each(realConfigs)('planConfig on $file for containerd $containerd.major
     expect(getPath(parsed, [...table, 'spin', 'runtime_type'])).toBe('io.containerd.spin.v2');
   });
 
-  it("keeps every byte of the user's file and only appends kubewasm's block", () => {
-    expect(after.subarray(0, original.length).equals(original)).toBe(true);
-    expect(after.toString().slice(original.length)).toMatch(/^\n# BEGIN kubewasm[^\n]*\n[\s\S]*\n# END kubewasm\n$/);
+  // On containerd >= 2.1 a file that sets use_local_image_pull itself gets that one line marked and changed (see below).
+  const userPart = Buffer.from(restoreMarkedLines(after.toString(), 'test').text);
+
+  it("keeps every byte of the user's file (but a marked line) and only appends kubewasm's block", () => {
+    expect(userPart.subarray(0, original.length).equals(original)).toBe(true);
+    expect(userPart.toString().slice(original.length)).toMatch(/^\n# BEGIN kubewasm[^\n]*\n[\s\S]*\n# END kubewasm\n$/);
   });
 
   it("copies runc's SystemdCgroup setting into each Wasm runtime", () => {
@@ -72,7 +76,7 @@ describe.each(realConfigs)('planConfig on $file for containerd $containerd.major
   it('drops one runtime and keeps the other when the wanted set shrinks', () => {
     const shrink = planConfig(facts(after, containerd), [wasmtime]);
     expect(shrink.dropped).toEqual(['spin']);
-    expect(shrink.after!.subarray(0, original.length).equals(original)).toBe(true);
+    expect(Buffer.from(restoreMarkedLines(shrink.after!.toString(), 'test').text).subarray(0, original.length).equals(original)).toBe(true);
     const parsed = parse(shrink.after!.toString()) as Record<string, unknown>;
     expect(getPath(parsed, [...table, 'spin'])).toBeUndefined();
     expect(getPath(parsed, [...table, 'wasmtime', 'runtime_type'])).toBe('io.containerd.wasmtime.v1');
@@ -311,5 +315,75 @@ describe('planConfig: k3s templates', () => {
     const withBlock = planConfig(k3s(undefined, base, { autoRegistersShims: true }), [offPath]).after!.toString();
     const stale = render(withBlock, base) + '# edited by hand since\n';
     expect(renderedBase(stale, ['{{ template "base" . }}\n'], 'x')).not.toContain('wasmtime');
+  });
+});
+
+const CRI_IMAGES = ['plugins', 'io.containerd.cri.v1.images'];
+const localPull = (text: Buffer | string) => getPath(parse(text.toString()) as Record<string, unknown>, [...CRI_IMAGES, 'use_local_image_pull']);
+
+describe('planConfig: CRI pulls that unpack wasi/wasm images (use_local_image_pull on containerd >= 2.1)', () => {
+  it('containerd 2.2 and 2.4 defaults (which write use_local_image_pull = false): that one line becomes true, marked with what it was, and comes back byte for byte', () => {
+    for (const [file, containerd] of [['containerd-2.2.9-default.toml', V2_2], ['containerd-2.4.2-default.toml', V2_4]] as const) {
+      const original = fixture(file);
+      const plan = planConfig(facts(original, containerd), [wasmtime]);
+      expect(plan.imagePull).toMatchObject({ decision: 'set', how: 'line' });
+      expect(plan.imagePull!.why).toMatch(/Transfer Service.*parent snapshot/);
+      expect(localPull(plan.after!)).toBe(true);
+      const lines = plan.after!.toString().split('\n');
+      expect(lines).toContain("    use_local_image_pull = true # kubewasm: replaced \"    use_local_image_pull = false\"; 'kubewasm node uninstall' puts it back");
+      expect(lines).not.toContain('    use_local_image_pull = false');
+      expect(restoreMarkedLines(plan.after!.toString(), 'test').text.startsWith(original.toString())).toBe(true);
+      expect(planConfig(facts(plan.after!, containerd), [wasmtime]).changed).toBe(false);
+      expect(planConfig(facts(plan.after!, containerd), []).after!.equals(original)).toBe(true);
+    }
+  });
+
+  it("the lab's 2.2 node config (only the pinned_images subtable): the table goes into kubewasm's block", () => {
+    const original = Buffer.from("version = 3\n\n[plugins]\n  [plugins.'io.containerd.cri.v1.images'.pinned_images]\n    sandbox = 'registry.k8s.io/pause:3.10'\n");
+    const plan = planConfig(facts(original, V2_2), [wasmtime]);
+    expect(plan.imagePull).toMatchObject({ decision: 'set', how: 'block' });
+    expect(plan.after!.subarray(0, original.length).equals(original)).toBe(true);
+    expect(plan.after!.toString()).toContain('[plugins."io.containerd.cri.v1.images"]\n  use_local_image_pull = true\n# END kubewasm');
+    expect(localPull(plan.after!)).toBe(true);
+    expect(planConfig(facts(plan.after!, V2_2), []).after!.equals(original)).toBe(true);
+  });
+
+  it('a table the user wrote without the key: one marked line added under its header, removed again', () => {
+    const original = Buffer.from('version = 3\n\n[plugins."io.containerd.cri.v1.images"]\n  snapshotter = "overlayfs"\n');
+    const plan = planConfig(facts(original, V2_2), [wasmtime]);
+    expect(plan.imagePull).toMatchObject({ decision: 'set', how: 'line' });
+    expect(plan.after!.toString()).toContain('[plugins."io.containerd.cri.v1.images"]\n  use_local_image_pull = true # kubewasm: added;');
+    expect(localPull(plan.after!)).toBe(true);
+    expect(planConfig(facts(plan.after!, V2_2), []).after!.equals(original)).toBe(true);
+  });
+
+  it("kind's config on containerd 2.x needs nothing: discard_unpacked_layers = true already makes containerd pull CRI images locally", () => {
+    const original = fixture('kind-node-config.toml');
+    const plan = planConfig(facts(original, V2_2), [wasmtime]);
+    expect(plan.imagePull).toEqual({ decision: 'already', why: expect.stringContaining('discard_unpacked_layers = true') });
+    expect(plan.after!.subarray(0, original.length).equals(original)).toBe(true);
+    expect(plan.after!.toString()).not.toContain('use_local_image_pull');
+  });
+
+  it('a config that already sets it true, and containerd 1.6 and 2.0, get nothing written', () => {
+    const own = Buffer.from('version = 3\n[plugins."io.containerd.cri.v1.images"]\n  use_local_image_pull = true\n');
+    expect(planConfig(facts(own, V2_2), [wasmtime]).imagePull).toMatchObject({ decision: 'already' });
+    const on16 = planConfig(facts(fixture('containerd-1.6.20-default.toml'), V1_6), [wasmtime]);
+    expect(on16.imagePull).toMatchObject({ decision: 'not-needed' });
+    expect(on16.after!.toString()).not.toContain('use_local_image_pull');
+    expect(planConfig(facts('version = 3\n', { major: 2, minor: 0, patch: 6 }), [wasmtime]).imagePull).toMatchObject({ decision: 'not-needed' });
+  });
+
+  it('says nothing and writes nothing when no Wasm runtime is asked for', () => {
+    const plan = planConfig(facts(fixture('containerd-2.2.9-default.toml'), V2_2), []);
+    expect(plan.imagePull).toBeUndefined();
+    expect(plan.changed).toBe(false);
+  });
+
+  it("a table written inline under [plugins]: kubewasm cannot add the key and says the user must", () => {
+    const original = 'version = 3\n[plugins]\n  "io.containerd.cri.v1.images" = { snapshotter = "overlayfs" }\n';
+    const plan = planConfig(facts(original, V2_2), [wasmtime]);
+    expect(plan.imagePull).toMatchObject({ decision: 'cannot', why: expect.stringContaining('by hand') });
+    expect(plan.registered).toEqual(['wasmtime']);
   });
 });

@@ -112,8 +112,11 @@ describe('planNode', () => {
     });
     const plan = planNode(k3s, { shims: [wasmtime] }, now);
     expect(plan.config.autoRegistered).toEqual(['wasmtime']);
-    expect(plan.config.changed).toBe(false);
+    // containerd 2.1+: the template kubewasm creates only sets CRI's local pull, so wasi/wasm images unpack (config-plan.ts).
+    expect(plan.config.registered).toEqual([]);
+    expect(plan.config.imagePull).toMatchObject({ decision: 'set', how: 'block' });
     expect(plan.restart).toBe(true);
     expect(describePlan(plan)).toContain('let wasmtime be registered by the distribution itself (its shim is on its PATH)');
+    expect(describePlan(plan).join('\n')).toMatch(/set use_local_image_pull = true \(CRI images plugin\) in .*Transfer Service/);
   });
 });
