@@ -3,10 +3,13 @@
 // RuntimeClasses) and, for `verify --bench`, a static x86-64 Linux program
 // doing the same work (print one line, exit 0) for the runc side.
 import type { ImageSpec } from '../oci/image-archive.js';
+import { buildWasmImage, type WasmImage } from '../oci/wasm-image.js';
 
 export const SMOKE_IMAGE = 'kubewasm.io/smoke:hello';
 export const SMOKE_LINE = 'hello from kubewasm wasm';
 export const NATIVE_IMAGE = 'kubewasm.io/smoke:native';
+/** The same module as users ship Wasm: platform wasi/wasm (see smokeWasiImage). */
+export const SMOKE_WASI_IMAGE = 'kubewasm.io/smoke:hello-wasi';
 export const NATIVE_LINE = 'hello from kubewasm native';
 
 /**
@@ -25,6 +28,19 @@ export function smokeWasm(): Buffer {
 /** The WASI smoke image: /hello.wasm as the entrypoint (what runwasi's shims run). Same spec as scripts/lab/images/archives.ts. */
 export function smokeImageSpec(): ImageSpec {
   return { name: SMOKE_IMAGE, files: [{ path: '/hello.wasm', data: smokeWasm(), mode: 0o755 }], entrypoint: ['/hello.wasm'] };
+}
+
+/**
+ * The smoke module as a Wasm OCI image the way users have them (docker buildx
+ * --platform wasi/wasm, runwasi's oci-tar-builder): config os wasi,
+ * architecture wasm, /hello.wasm in a tar layer as the entrypoint. The tar
+ * layer is the form a node must unpack, so it proves the containerd >= 2.1
+ * unpack setting too (lib/containerd/image-pull.ts). Registries serve it
+ * under its manifest (`manifest`): containerd's CRI pulls pick the host's
+ * platform from an index and find no wasi/wasm entry acceptable.
+ */
+export function smokeWasiImage(): WasmImage {
+  return buildWasmImage({ name: SMOKE_WASI_IMAGE, module: smokeWasm(), file: 'hello.wasm', layers: 'tar', top: 'manifest' });
 }
 
 /**

@@ -196,7 +196,7 @@ export interface VerifyResult {
 
 /** Pure: which RuntimeClasses the WASI smoke module can prove (spin's handler runs Spin apps only). */
 export function verifiable(rc: Pick<V1RuntimeClass, 'handler'>): string | null {
-  return rc.handler === 'spin' ? 'the spin runtime runs Spin applications, not a plain WASI command; its node readiness is checked by the installer' : null;
+  return rc.handler === 'spin' ? 'the spin runtime runs Spin applications, not a plain WASI command, and kubewasm has no Spin app to run (a Spin app needs the Spin crates, which like containerd-shim-spin are not on crates.io, only git dependencies on github.com/spinframework/spin); its node readiness is checked by the installer' : null;
 }
 
 export function podName(prefix: string): string {

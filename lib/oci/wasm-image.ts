@@ -38,6 +38,13 @@ export interface WasmImageSpec {
   /** The module's file name; the entrypoint is /<file>. */
   file: string;
   layers: WasmLayerForm;
+  /**
+   * What the name points at in the layout (and so in a registry after a
+   * push): the image index (default, as buildx and oci-tar-builder write it),
+   * or the wasi/wasm manifest itself. containerd's CRI pulls keep only the
+   * host's platform from an index, so CRI pulls need `manifest`.
+   */
+  top?: 'index' | 'manifest';
 }
 
 export interface Blob {
@@ -53,6 +60,8 @@ export interface WasmImage {
   manifest: Blob;
   config: Blob;
   layer: Blob;
+  /** The blob the name points at: `index` or `manifest`, as spec.top says. */
+  top: Blob;
   /** Every blob by digest, index included: what a registry serves. */
   blobs: Map<string, Blob>;
   /** The OCI image layout as a tar (oci-layout, index.json, blobs/sha256/*), for `ctr images import --all-platforms`. */
@@ -97,11 +106,12 @@ export function buildWasmImage(spec: WasmImageSpec): WasmImage {
       manifests: [{ ...descriptor(manifest), platform: { ...WASM_PLATFORM } }],
     }),
   );
-  const blobs = new Map([config, layer, manifest, index].map((b) => [b.digest, b] as const));
+  const top = spec.top === 'manifest' ? manifest : index;
+  const blobs = new Map([config, layer, manifest, ...(top === index ? [index] : [])].map((b) => [b.digest, b] as const));
   const layoutIndex = json({
     schemaVersion: 2,
     mediaType: WASM_MEDIA_TYPES.index,
-    manifests: [{ ...descriptor(index), annotations: { 'io.containerd.image.name': spec.name, 'org.opencontainers.image.ref.name': tag } }],
+    manifests: [{ ...descriptor(top), annotations: { 'io.containerd.image.name': spec.name, 'org.opencontainers.image.ref.name': tag } }],
   });
   const tar = tarOf([
     { path: 'blobs/', mode: 0o755 },
@@ -110,7 +120,7 @@ export function buildWasmImage(spec: WasmImageSpec): WasmImage {
     { path: 'oci-layout', mode: 0o644, data: json({ imageLayoutVersion: '1.0.0' }) },
     { path: 'index.json', mode: 0o644, data: layoutIndex },
   ]);
-  return { name: spec.name, index, manifest, config, layer, blobs, tar };
+  return { name: spec.name, index, manifest, config, layer, top, blobs, tar };
 }
 
 function tagOf(name: string): string {

@@ -18,7 +18,7 @@ const NAME = /(?:runtime\.)?kubewasm\.io\//;
  */
 const ALLOWED: Record<string, RegExp> = {
   'lib/installer-image/build.ts': /^kubewasm\.io\/node-installer$/,
-  'lib/installer-image/smoke.ts': /^kubewasm\.io\/smoke:(hello|native)$/,
+  'lib/installer-image/smoke.ts': /^kubewasm\.io\/smoke:(hello|hello-wasi|native)$/,
 };
 
 /** The string literals and template pieces of a source text that name something under kubewasm.io/. */

@@ -35,8 +35,9 @@ function walk(tar: Buffer) {
     return data;
   };
   const layout = JSON.parse(files.get('index.json')!.toString());
-  const index = JSON.parse(blob(layout.manifests[0].digest).toString());
-  const manifest = JSON.parse(blob(index.manifests[0].digest).toString());
+  const top = JSON.parse(blob(layout.manifests[0].digest).toString());
+  const index = top.mediaType === WASM_MEDIA_TYPES.index ? top : undefined;
+  const manifest = index ? JSON.parse(blob(index.manifests[0].digest).toString()) : top;
   const config = JSON.parse(blob(manifest.config.digest).toString());
   return { files, layout, index, manifest, config, layer: blob(manifest.layers[0].digest) };
 }
@@ -76,6 +77,18 @@ describe('buildWasmImage', () => {
     const b = buildWasmImage({ ...spec, module: Buffer.from(module) });
     expect(b.tar.equals(a.tar)).toBe(true);
     expect(b.index.digest).toBe(a.index.digest);
+  });
+
+  it('top manifest: the layout names the wasi/wasm manifest itself, no index (what CRI pulls accept)', () => {
+    const image = buildWasmImage({ name: 'kubewasm.io/smoke:hello-wasi', module, file: 'hello.wasm', layers: 'tar', top: 'manifest' });
+    const { layout, index, manifest, config } = walk(image.tar);
+    expect(layout.manifests[0]).toMatchObject({ mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: image.manifest.digest });
+    expect(layout.manifests[0].platform).toBeUndefined();
+    expect(index).toBeUndefined();
+    expect(image.top).toBe(image.manifest);
+    expect(image.blobs.has(image.index.digest)).toBe(false);
+    expect(manifest.layers[0].mediaType).toBe(WASM_MEDIA_TYPES.tarLayer);
+    expect(config).toMatchObject({ os: 'wasi', architecture: 'wasm' });
   });
 
   it('refuses a name without a tag and a file that is not a plain .wasm name', () => {
