@@ -17,6 +17,8 @@ export interface VerifyOptions {
   /** The Wasm smoke image (and, for the bench, the runc image). */
   image?: string | undefined;
   runcImage?: string | undefined;
+  /** Also run the smoke module as a wasi/wasm-platform image (lib/installer-image/smoke.ts smokeWasiImage) with each RuntimeClass. */
+  wasiImage?: string | undefined;
   timeoutMs: number;
   keep: boolean;
   /** Instead of verifying: this many bench runs per side. */
@@ -32,7 +34,7 @@ export async function verify(kube: Kube, o: VerifyOptions, onEvent: (e: VerifyEv
   if (unknown.length) throw new UsageError(`no kubewasm RuntimeClass named ${unknown.join(', ')}`, `choose from: ${all.map((rc) => rc.metadata?.name).join(', ')}`);
   const classes = o.runtimeClasses.length ? all.filter((rc) => o.runtimeClasses.includes(rc.metadata?.name ?? '')) : all;
   if (o.benchRuns === undefined) {
-    const results = await verifyRuntimeClasses(kube, classes, { namespace: o.namespace, timeoutMs: o.timeoutMs, keep: o.keep, ...(o.image ? { image: o.image } : {}), ...(o.node ? { node: o.node } : {}), onResult: (result) => onEvent({ type: 'verify', result }) });
+    const results = await verifyRuntimeClasses(kube, classes, { namespace: o.namespace, timeoutMs: o.timeoutMs, keep: o.keep, ...(o.image ? { image: o.image } : {}), ...(o.wasiImage ? { wasiImage: o.wasiImage } : {}), ...(o.node ? { node: o.node } : {}), onResult: (result) => onEvent({ type: 'verify', result }) });
     return { results };
   }
   const rc = classes.find((c) => !verifiable(c));

@@ -192,6 +192,8 @@ export interface VerifyResult {
   node: string | null;
   ms: number | null;
   message: string;
+  /** The image the pod ran, when it is not the default smoke image (e.g. the wasi/wasm form). */
+  image?: string;
 }
 
 /** Pure: which RuntimeClasses the WASI smoke module can prove (spin's handler runs Spin apps only). */
@@ -206,10 +208,21 @@ export function podName(prefix: string): string {
 export async function verifyRuntimeClasses(
   kube: Kube,
   classes: readonly V1RuntimeClass[],
-  options: { namespace?: string; image?: string; imagePullSecrets?: readonly string[]; node?: string; timeoutMs?: number; keep?: boolean; onResult?: (r: VerifyResult) => void } = {},
+  options: {
+    namespace?: string;
+    image?: string;
+    /** Also run this image (the smoke module as a wasi/wasm-platform image, SMOKE_WASI_IMAGE or its pushed reference) with each RuntimeClass. */
+    wasiImage?: string;
+    imagePullSecrets?: readonly string[];
+    node?: string;
+    timeoutMs?: number;
+    keep?: boolean;
+    onResult?: (r: VerifyResult) => void;
+  } = {},
 ): Promise<VerifyResult[]> {
   const results: VerifyResult[] = [];
-  for (const rc of classes) {
+  const checks = classes.flatMap((rc) => [{ rc, image: options.image ?? SMOKE_IMAGE, form: undefined as string | undefined }, ...(options.wasiImage && !verifiable(rc) ? [{ rc, image: options.wasiImage, form: options.wasiImage }] : [])]);
+  for (const { rc, image, form } of checks) {
     const name = rc.metadata?.name ?? '';
     const skip = verifiable(rc);
     let result: VerifyResult;
@@ -217,7 +230,7 @@ export async function verifyRuntimeClasses(
       result = { runtimeClass: name, handler: rc.handler, status: 'skipped', ok: false, skipped: skip, node: null, ms: null, message: `skipped: ${skip}` };
     } else {
       try {
-        const run = await runPod(kube, smokePod({ name: podName(`kubewasm-verify-${name}`), namespace: options.namespace, image: options.image ?? SMOKE_IMAGE, imagePullSecrets: options.imagePullSecrets, runtimeClassName: name, node: options.node }), options);
+        const run = await runPod(kube, smokePod({ name: podName(`kubewasm-verify-${name}`), namespace: options.namespace, image, imagePullSecrets: options.imagePullSecrets, runtimeClassName: name, node: options.node }), options);
         const printed = run.log.includes(SMOKE_LINE);
         const ok = run.phase === 'Succeeded' && printed;
         result = {
@@ -238,6 +251,7 @@ export async function verifyRuntimeClasses(
         const where = err instanceof KubewasmError ? err.where : undefined;
         result = { runtimeClass: name, handler: rc.handler, status: 'failed', ok: false, skipped: null, node: where ?? null, ms: null, message: err instanceof KubewasmError ? err.message : String(err) };
       }
+      if (form) result = { ...result, image: form, message: `wasi/wasm image ${form}: ${result.message}` };
     }
     results.push(result);
     options.onResult?.(result);
