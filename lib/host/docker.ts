@@ -93,14 +93,22 @@ export class DockerHost extends ShellHost {
     return (await this.api.startExec(this.node.id, argv)).asRunning();
   }
 
-  /** Uploads with PUT /containers/{id}/archive into a temporary name, then checks and renames it on the node. */
+  /**
+   * Uploads with PUT /containers/{id}/archive into a temporary name, then
+   * checks and renames it on the node. An engine reached over TCP gets
+   * compressed bytes through exec instead (inflated and hashed on the node);
+   * over the local socket bytes are memory copies, cheaper than compressing.
+   */
   override async writeFileAtomic(path: string, data: Buffer | string, mode = 0o644, options: WriteOptions = {}): Promise<void> {
+    if (options.gzipped && this.api.endpoint.socketPath === undefined) return super.writeFileAtomic(path, data, mode, options);
     const bytes = typeof data === 'string' ? Buffer.from(data) : data;
     const slash = path.lastIndexOf('/');
     const dir = path.slice(0, slash) || '/';
     const temp = tempNameFor(path, randomBytes(4).toString('hex'));
     try {
-      await this.api.putArchive(this.node.id, dir, tarOfOneFile(temp.slice(slash + 1), bytes, mode));
+      const archive = tarOfOneFile(temp.slice(slash + 1), bytes, mode);
+      this.countSent(archive.length);
+      await this.api.putArchive(this.node.id, dir, archive);
     } catch (err) {
       await this.removeFile(temp).catch(() => {});
       throw err;

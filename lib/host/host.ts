@@ -7,6 +7,13 @@ export interface ExecResult {
   stderr: string;
 }
 
+/** An ExecResult with the output as bytes (what the node printed, undecoded). */
+export interface RawExecResult {
+  code: number;
+  stdout: Buffer;
+  stderr: Buffer;
+}
+
 export interface ExecOptions {
   /** Bytes written to the command's standard input. */
   input?: string | Buffer;
@@ -34,6 +41,14 @@ export interface WriteOptions {
    * and replaced, while 20 nodes' worth of fsyncs is real time.
    */
   durable?: boolean;
+  /**
+   * The same bytes gzip-compressed, made on demand: a transport that carries
+   * bytes over a network sends these and inflates them on the node, where
+   * size and sha256 are checked on the inflated bytes, as always.
+   */
+  gzipped?: () => Promise<Buffer>;
+  /** Things worth a debug line (a node without gzip gets raw uploads). */
+  onNote?: (message: string) => void;
 }
 
 /** A program left running on the node: the node lock holds one. */
@@ -65,6 +80,10 @@ export interface NodeHost {
   mkdirp(path: string, mode?: number): Promise<void>;
   /** Runs a program on the node (in the host's namespaces for the local transport of the installer pod). */
   exec(argv: string[], options?: ExecOptions): Promise<ExecResult>;
+  /** exec, with the output as bytes (file contents must come back byte for byte). */
+  execBytes?(argv: string[], options?: ExecOptions): Promise<RawExecResult>;
+  /** Bytes this transport sent to the node so far (standard input and uploads); for benchmarks and tests. */
+  readonly sentBytes?: number;
   /** Starts a program and leaves it running, its standard input open (the node lock). */
   start(argv: string[]): Promise<RunningCommand>;
   /** Releases connections. */

@@ -6,7 +6,7 @@ import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { chmod, mkdir, open, readdir, readFile, rename, rm, rmdir, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { LineReader, tempNameFor, type ExecOptions, type ExecResult, type FileInfo, type NodeHost, type RunningCommand, type WriteOptions } from './host.js';
+import { LineReader, tempNameFor, type ExecOptions, type ExecResult, type FileInfo, type RawExecResult, type NodeHost, type RunningCommand, type WriteOptions } from './host.js';
 
 export interface LocalHostOptions {
   /** Name shown in messages (default: "local"). */
@@ -107,6 +107,10 @@ export class LocalHost implements NodeHost {
     return runProcess(this.argv(argv), options);
   }
 
+  execBytes(argv: string[], options: ExecOptions = {}): Promise<RawExecResult> {
+    return runProcessBytes(this.argv(argv), options);
+  }
+
   async start(argv: string[]): Promise<RunningCommand> {
     return startProcess(this.argv(argv));
   }
@@ -119,10 +123,16 @@ export class LocalHost implements NodeHost {
 }
 
 /** Runs a program to completion and collects its output; never throws for a non-zero exit. */
-export function runProcess(argv: string[], options: ExecOptions = {}): Promise<ExecResult> {
+export async function runProcess(argv: string[], options: ExecOptions = {}): Promise<ExecResult> {
+  const result = await runProcessBytes(argv, options);
+  return { code: result.code, stdout: result.stdout.toString('utf8'), stderr: result.stderr.toString('utf8') };
+}
+
+/** runProcess, with the output as bytes. */
+export function runProcessBytes(argv: string[], options: ExecOptions = {}): Promise<RawExecResult> {
   const [command, ...args] = argv;
   if (!command) return Promise.reject(new Error('exec: empty command'));
-  return new Promise((resolve) => {
+  return new Promise<RawExecResult>((resolve) => {
     const child = spawn(command, args, {
       env: { ...process.env, ...options.env },
       stdio: ['pipe', 'pipe', 'pipe'],
@@ -141,14 +151,14 @@ export function runProcess(argv: string[], options: ExecOptions = {}): Promise<E
     child.on('error', (err: NodeJS.ErrnoException) => {
       if (timer) clearTimeout(timer);
       // Like a shell: 127 for a program that is not there.
-      resolve({ code: err.code === 'ENOENT' ? 127 : 126, stdout: '', stderr: `${command}: ${err.message}` });
+      resolve({ code: err.code === 'ENOENT' ? 127 : 126, stdout: Buffer.alloc(0), stderr: Buffer.from(`${command}: ${err.message}`) });
     });
     child.on('close', (code) => {
       if (timer) clearTimeout(timer);
       resolve({
         code: timedOut ? 124 : (code ?? 128),
-        stdout: Buffer.concat(stdout).toString('utf8'),
-        stderr: Buffer.concat(stderr).toString('utf8') + (timedOut ? `\n${command}: timed out after ${options.timeoutMs} ms` : ''),
+        stdout: Buffer.concat(stdout),
+        stderr: Buffer.concat([...stderr, Buffer.from(timedOut ? `\n${command}: timed out after ${options.timeoutMs} ms` : '')]),
       });
     });
     child.stdin.on('error', () => {}); // a program that exits without reading its input is not an error here

@@ -2,33 +2,31 @@
 // docker): each one is a short POSIX sh script run there, so the transport
 // itself only has to run a program and carry bytes in and out.
 import { createHash } from 'node:crypto';
-import type { ExecOptions, ExecResult, FileInfo, NodeHost, RunningCommand, WriteOptions } from './host.js';
+import type { ExecOptions, ExecResult, FileInfo, NodeHost, RawExecResult, RunningCommand, WriteOptions } from './host.js';
 
-export interface RawResult {
-  code: number;
-  stdout: Buffer;
-  stderr: Buffer;
-}
+export type RawResult = RawExecResult;
 
 /** "absent" from the scripts below; far from the codes sh and coreutils use. */
 const ABSENT = 44;
 
-// Streams stdin into a temporary file beside the target, checks its size and
-// sha256 there, and only then renames it into place. A cut connection ends
+// Streams stdin into a temporary file beside the target (gunzipping it on the
+// way when it comes compressed), checks its size and sha256 there, and only
+// then renames it into place. A cut connection ends
 // stdin early: the size check fails and the trap removes the temporary file,
 // so a partial upload never survives on the node, with or without a next run.
 const WRITE_SCRIPT = `
-target=$1 size=$2 mode=$3 sum=$4 durable=$5
+target=$1 size=$2 mode=$3 sum=$4 durable=$5 gz=$6
+[ "$gz" = yes ] && inflate='gzip -dc' || inflate=cat
 tmp="$(dirname -- "$target")/.$(basename -- "$target").kubewasm-$$"
 trap 'rm -f -- "$tmp"' EXIT
 trap 'exit 129' HUP; trap 'exit 130' INT; trap 'exit 143' TERM; trap 'exit 141' PIPE
 umask 077
 if [ -n "$sum" ] && command -v sha256sum >/dev/null 2>&1; then
   # Hash while the bytes arrive (tee), not in a second pass over the file.
-  got=$(tee "$tmp" | sha256sum) || exit 74; got=\${got%% *}
+  got=$($inflate | tee "$tmp" | sha256sum) || exit 74; got=\${got%% *}
   checked=yes
 else
-  cat > "$tmp" || exit 74
+  $inflate > "$tmp" || exit 74
 fi
 n=$(wc -c < "$tmp")
 [ "$n" -eq "$size" ] || { echo "only $n of $size bytes reached the node" >&2; exit 75; }
@@ -44,6 +42,18 @@ trap - EXIT
 
 export abstract class ShellHost implements NodeHost {
   abstract readonly name: string;
+  private sent = 0;
+  /** Does the node have gzip? Asked once, and only when a compressed upload is offered. */
+  private gzip: Promise<boolean> | undefined;
+
+  get sentBytes(): number {
+    return this.sent;
+  }
+
+  /** Counts bytes this transport sends to the node (the docker transport's archive uploads too). */
+  protected countSent(bytes: number): void {
+    this.sent += bytes;
+  }
 
   /** Runs argv on the node and collects its output as bytes; throws only when the node cannot be reached. */
   protected abstract run(argv: string[], options?: ExecOptions): Promise<RawResult>;
@@ -51,8 +61,13 @@ export abstract class ShellHost implements NodeHost {
   abstract close(): Promise<void>;
 
   async exec(argv: string[], options: ExecOptions = {}): Promise<ExecResult> {
-    const result = await this.run(argv, options);
+    const result = await this.execBytes(argv, options);
     return { code: result.code, stdout: result.stdout.toString('utf8'), stderr: result.stderr.toString('utf8') };
+  }
+
+  execBytes(argv: string[], options: ExecOptions = {}): Promise<RawResult> {
+    if (options.input !== undefined) this.countSent(Buffer.byteLength(options.input));
+    return this.run(argv, options);
   }
 
   async readFile(path: string): Promise<Buffer | undefined> {
@@ -64,9 +79,22 @@ export abstract class ShellHost implements NodeHost {
 
   async writeFileAtomic(path: string, data: Buffer | string, mode = 0o644, options: WriteOptions = {}): Promise<void> {
     const bytes = typeof data === 'string' ? Buffer.from(data) : data;
-    const result = await this.script(WRITE_SCRIPT, [path, String(bytes.length), mode.toString(8), options.sha256 ?? '', options.durable === false ? 'no' : 'yes'], { input: bytes });
+    const gzipped = options.gzipped && (await this.hasGzip(options)) ? await options.gzipped() : undefined;
+    const result = await this.script(WRITE_SCRIPT, [path, String(bytes.length), mode.toString(8), options.sha256 ?? '', options.durable === false ? 'no' : 'yes', gzipped ? 'yes' : 'no'], { input: gzipped ?? bytes });
     if (result.code !== 0) throw fileError(this.name, 'write', path, result);
     if (options.sha256 && result.stdout.toString('utf8').includes('unverified')) await this.verifyByReading(path, options.sha256);
+  }
+
+  /** Whether the node can gunzip; when it cannot, uploads go uncompressed and onNote says so once. */
+  protected hasGzip(options: WriteOptions): Promise<boolean> {
+    this.gzip ??= this.run(['sh', '-c', 'command -v gzip']).then(
+      (r) => {
+        if (r.code !== 0) options.onNote?.('the node has no gzip: uploads go uncompressed');
+        return r.code === 0;
+      },
+      () => false,
+    );
+    return this.gzip;
   }
 
   /** A node without sha256sum: read the file back and hash it here; remove it when it differs. */
@@ -115,7 +143,7 @@ export abstract class ShellHost implements NodeHost {
   }
 
   protected script(body: string, args: string[], options: ExecOptions = {}): Promise<RawResult> {
-    return this.run(['sh', '-c', body, 'sh', ...args], options);
+    return this.execBytes(['sh', '-c', body, 'sh', ...args], options);
   }
 }
 

@@ -11,6 +11,8 @@ import { readJournal } from './journal.js';
 import { acquireNodeLock, lockPathFor } from './node-lock.js';
 import { pathsToInspect, planIsEmpty, planNode, type NodeDesired, type NodePlan } from './plan.js';
 import { DEFAULT_STATE_DIR } from './record.js';
+import { probeNode, probeRequestFor, type ProbeResult } from './node-probe.js';
+import { ProbedHost } from './probed-host.js';
 
 export interface ConvergeOptions extends NodeOptions {
   /** Plan only: the node is not changed (and not locked). */
@@ -42,6 +44,14 @@ export interface ConvergeResult {
   /** Dry run: an interrupted run's journal is on the node; a real run deals with it first. */
   pendingRecovery?: string;
   timings: Timings;
+  /** How the facts were read: sha256 from the node's cache or hashed there, and what the one-round-trip probe missed (read live). */
+  probe?: ProbeFigures;
+}
+
+export interface ProbeFigures {
+  digestsCached: number;
+  digestsHashed: number;
+  liveReads: string[];
 }
 
 export async function convergeNode(host: NodeHost, desired: NodeDesired, options: ConvergeOptions = {}): Promise<ConvergeResult> {
@@ -50,25 +60,34 @@ export async function convergeNode(host: NodeHost, desired: NodeDesired, options
   const timings: Timings = { lockMs: 0, planMs: 0, uploadMs: 0, gateMs: 0, restartMs: 0, totalMs: 0 };
   const done = (result: Omit<ConvergeResult, 'timings'>): ConvergeResult => ({ ...result, timings: { ...timings, totalMs: Date.now() - started } });
 
+  // Everything planning reads, in one round trip (node-probe.ts); the readers below run against it.
+  const probed = async (updateCache: boolean) => {
+    const probe = await probeNode(host, probeRequestFor(desired, { stateDir, ...(options.containerd ? { overrides: options.containerd } : {}), updateCache }));
+    return { view: new ProbedHost(host, probe), probe };
+  };
+  const probeFigures = (view: ProbedHost, probe: ProbeResult): ProbeFigures => ({ digestsCached: probe.cached, digestsHashed: probe.hashed, liveReads: view.misses });
+
   if (options.dryRun) {
-    const facts = await readNodeFacts(host, desired, options);
-    const journal = await readJournal(host, stateDir);
+    const { view, probe } = await probed(false);
+    const facts = await readNodeFacts(view, desired, options);
+    const journal = await readJournal(view, stateDir);
     const plan = planNode(facts, desired);
-    return done({ plan, applied: false, recovered: false, ...(journal ? { pendingRecovery: `an interrupted run (${journal.owner}) left its journal: a real run completes or undoes it first` } : {}) });
+    return done({ plan, applied: false, recovered: false, probe: probeFigures(view, probe), ...(journal ? { pendingRecovery: `an interrupted run (${journal.owner}) left its journal: a real run completes or undoes it first` } : {}) });
   }
 
   const lock = await acquireNodeLock(host, options.lockPath ?? lockPathFor(stateDir), options.owner);
   timings.lockMs = Date.now() - started;
   try {
     const planStart = Date.now();
-    let containerd = await readContainerdFacts(host, options.containerd);
-    const recovery = await recoverInterrupted(host, containerd.setup, options);
-    if (recovery) containerd = await readContainerdFacts(host, options.containerd); // the config changed
-    const facts = await readNodeFacts(host, desired, options, containerd);
-    await sweepTemps(host, [...pathsToInspect(facts, desired), containerd.setup.configPath, ...statePaths(stateDir)]);
+    const { view, probe } = await probed(true);
+    let containerd = await readContainerdFacts(view, options.containerd);
+    const recovery = await recoverInterrupted(view, containerd.setup, options);
+    if (recovery) containerd = await readContainerdFacts(view, options.containerd); // the config changed (the view reads live now)
+    const facts = await readNodeFacts(view, desired, options, containerd);
+    await sweepTemps(view, [...pathsToInspect(facts, desired), containerd.setup.configPath, ...statePaths(stateDir)]);
     const plan = planNode(facts, desired);
     timings.planMs = Date.now() - planStart;
-    const recovered = { recovered: recovery !== undefined, ...(recovery ? { recovery } : {}) };
+    const recovered = { recovered: recovery !== undefined, ...(recovery ? { recovery } : {}), probe: probeFigures(view, probe) };
     if (planIsEmpty(plan)) return done({ plan, applied: false, ...recovered });
     Object.assign(timings, await applyPlan(host, plan, facts.containerd.setup, options));
     return done({ plan, applied: true, ...recovered });

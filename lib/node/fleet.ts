@@ -10,6 +10,7 @@ import type { ShimBinary } from '../shims/binary.js';
 import { parseArch, type Arch, type ShimInfo } from '../shims/catalog.js';
 import type { ShimEvent } from '../shims/releases.js';
 import { convergeNode, resetNode, type ConvergeOptions, type ConvergeResult } from './converge.js';
+import { ShimByteCache } from './node-files.js';
 import { provideShims, type ShimSupply } from './shim-supply.js';
 import { openTarget, targetOptions, type NodeTarget } from './targets.js';
 
@@ -88,8 +89,10 @@ export async function runFleet(targets: readonly NodeTarget[], options: RunFleet
         return n;
       },
     }));
+    // One copy of the shim bytes (read, checked, compressed once) for every node.
+    const shimBytes = options.converge?.shimBytes ?? new ShimByteCache();
     const action = (n: FleetNode, gates: Gates): Promise<ConvergeResult> => {
-      const converge = { ...targetOptions(options.converge ?? {}, n.target), ...gates };
+      const converge = { ...targetOptions(options.converge ?? {}, n.target), shimBytes, ...gates };
       if (job.kind === 'uninstall') return resetNode(n.host!, converge);
       const installDir = n.target.installDir ?? job.installDir;
       return convergeNode(n.host!, { shims: shimsFor(n.arch), ...(installDir ? { installDir } : {}) }, converge);

@@ -4,6 +4,7 @@ import { createHash } from 'node:crypto';
 import { readContainerdFacts, type ContainerdFacts } from '../containerd/facts.js';
 import type { NodeHost } from '../host/host.js';
 import type { NodeOptions } from './options.js';
+import { ProbedHost } from './probed-host.js';
 import { dirsToInspect, pathsToInspect, type NodeDesired, type NodeFacts } from './plan.js';
 import { DEFAULT_STATE_DIR, readRecord } from './record.js';
 
@@ -20,6 +21,8 @@ export async function readNodeFacts(host: NodeHost, desired: NodeDesired, option
 
 /** sha256 of a file on the node, undefined when it is absent. */
 export async function digestOnNode(host: NodeHost, path: string): Promise<string | undefined> {
+  const probed = host instanceof ProbedHost ? host.digest(path) : undefined;
+  if (probed !== undefined) return probed ?? undefined;
   const result = await host.exec(['sh', '-c', '[ -e "$1" ] || exit 44; command -v sha256sum >/dev/null 2>&1 || exit 45; exec sha256sum -- "$1"', 'sh', path], { timeoutMs: 60_000 });
   if (result.code === 44) return undefined;
   if (result.code === 0) return result.stdout.split(/\s+/)[0];

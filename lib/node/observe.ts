@@ -7,6 +7,8 @@ import { asKubewasmError } from '../errors.js';
 import type { NodeHost } from '../host/host.js';
 import { readJournal } from './journal.js';
 import { readNodeFacts } from './node-facts.js';
+import { probeNode, probeRequestFor } from './node-probe.js';
+import { ProbedHost } from './probed-host.js';
 import type { NodeOptions } from './options.js';
 import { planNode, type NodeDesired, type NodeFacts } from './plan.js';
 import { DEFAULT_STATE_DIR } from './record.js';
@@ -54,10 +56,13 @@ export interface NodeObservation {
  * reading side: it replaces readNodeFacts + criStatus there.
  */
 export async function observeNode(host: NodeHost, desired: NodeDesired, options: NodeOptions = {}): Promise<NodeObservation> {
-  const facts = await readNodeFacts(host, desired, options);
+  // One round trip for the facts and the CRI's answer (node-probe.ts); no cache is written (reads only).
+  const stateDir = options.stateDir ?? DEFAULT_STATE_DIR;
+  const view = new ProbedHost(host, await probeNode(host, probeRequestFor(desired, { stateDir, ...(options.containerd ? { overrides: options.containerd } : {}), cri: true })));
+  const facts = await readNodeFacts(view, desired, options);
   const { setup, version, config } = facts.containerd;
-  const cri = await criStatus(host, setup);
-  const journal = await readJournal(host, options.stateDir ?? DEFAULT_STATE_DIR).catch((err: unknown) => asKubewasmError(err));
+  const cri = await criStatus(view, setup);
+  const journal = await readJournal(view, stateDir).catch((err: unknown) => asKubewasmError(err));
   const problems: string[] = [];
   if (journal instanceof Error) problems.push(journal.message);
   else if (journal) problems.push(`an interrupted run (${journal.owner}) left its journal: the next converge completes or undoes it`);

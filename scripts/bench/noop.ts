@@ -1,0 +1,200 @@
+// The no-op re-run benchmark (run by ./noop): N converged nodes over SSH
+// (namespace nodes, own sshd + containerd 1.6/2.2.9) and over docker (the lab
+// node image, systemd + containerd 1.6, kind-labelled, on a network of its
+// own); the first run installs the real wasmtime shim, then R re-runs must
+// change nothing. Prints per node: the first run's bytes sent to the node and
+// each re-run's time (lock, plan, total), bytes sent and containerd restarts.
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import type { NodeHost } from '../../dist/lib/host/host.js';
+import { runFleet, type FleetOutcome } from '../../dist/lib/node/fleet.js';
+import { openTarget, type NodeTarget } from '../../dist/lib/node/targets.js';
+import { SHIMS } from '../../dist/lib/shims/catalog.js';
+import { CRICTL } from '../lab/support/containerd.ts';
+import { createNet, createNode, type TestNode } from '../lab/support/netns.ts';
+import { requireProgram } from '../lab/support/requirements.ts';
+import { clientKey, startSshd } from '../lab/support/sshd.ts';
+
+const cache = process.env['KUBEWASM_CACHE'] ?? '/var/cache/kubewasm-lab';
+function option(name: string, fallback: string): string {
+  const i = process.argv.indexOf(`--${name}`);
+  return i > 0 && process.argv[i + 1] ? process.argv[i + 1]! : fallback;
+}
+const count = Number(option('nodes', '3'));
+const runs = Number(option('runs', '3'));
+const vias = option('via', 'ssh,docker').split(',');
+const trace = process.argv.includes('--trace');
+if (!(count >= 1 && count <= 10) || !(runs >= 1 && runs <= 20) || vias.some((v) => v !== 'ssh' && v !== 'docker')) {
+  console.error('usage: scripts/bench/noop [--nodes 3] [--runs 3] [--via ssh,docker]');
+  process.exit(2);
+}
+const log = (line: string) => process.stderr.write(`[noop] ${line}\n`);
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? 0;
+
+/** The lab's real wasmtime shim (26 MB), extracted into a directory for the dir supply. */
+function shimDir(work: string): string {
+  const release = readdirSync(cache).filter((d) => d.startsWith('wasmtime-shim-release-') && existsSync(path.join(cache, d, '.done'))).sort().reverse()[0];
+  if (!release) throw new Error(`no wasmtime shim release in ${cache}: run scripts/setup --lab`);
+  const dir = path.join(work, 'shims');
+  mkdirSync(dir);
+  execFileSync('tar', ['-xzf', path.join(cache, release, 'containerd-shim-wasmtime-x86_64-linux-musl.tar.gz'), '-C', dir, SHIMS.wasmtime.binaryName]);
+  return dir;
+}
+
+interface Counter {
+  sent: number;
+  writes: number;
+}
+
+/** openTarget, with the bytes each node's transport sent counted (the transport's own count). */
+function countingOpen(counters: Map<string, Counter>) {
+  return async (target: NodeTarget): Promise<NodeHost> => {
+    const host = await openTarget(target);
+    const counter = { sent: 0, writes: 0 };
+    counters.set(target.name, counter);
+    return new Proxy(host, {
+      get(real, prop) {
+        if (prop === 'close') {
+          return async () => {
+            counter.sent = (real as { sentBytes?: number }).sentBytes ?? Number.NaN;
+            return real.close();
+          };
+        }
+        if (prop === 'writeFileAtomic') counter.writes++;
+        const value = Reflect.get(real, prop) as unknown;
+        if (typeof value !== 'function') return value;
+        if (!trace) return (value as (...a: unknown[]) => unknown).bind(real);
+        // --trace: every call on the node with its duration (where a re-run's time goes).
+        return async (...args: unknown[]) => {
+          const t = Date.now();
+          try {
+            return await (value as (...a: unknown[]) => Promise<unknown>).apply(real, args);
+          } finally {
+            log(`  ${target.name} ${String(prop)} ${JSON.stringify(args[0]).slice(0, 90)} ${Date.now() - t} ms`);
+          }
+        };
+      },
+    });
+  };
+}
+
+interface Via {
+  name: string;
+  targets: NodeTarget[];
+  /** containerd's pid in each node (a change is a restart). */
+  pids(): string[];
+  cleanup(): void;
+}
+
+function sshNodes(work: string): Via {
+  const net = createNet('10.247.126');
+  const nodes: TestNode[] = [];
+  const key = clientKey(work);
+  const knownHosts = path.join(work, 'known_hosts');
+  let known = '';
+  for (let i = 1; i <= count; i++) {
+    const node = createNode(net, i, i % 2 ? '1.6' : '2.2');
+    nodes.push(node);
+    known += startSshd(node, key).knownHostsLine;
+    node.startContainerd();
+  }
+  writeFileSync(knownHosts, known);
+  return {
+    name: 'ssh',
+    targets: nodes.map((n) => ({ kind: 'ssh', name: n.name, ssh: { host: n.ip, user: 'root', identityFile: key.privateKey, knownHostsFile: knownHosts } })),
+    pids: () => nodes.map((n) => String(n.containerdPid())),
+    cleanup: () => {
+      for (const n of nodes) n.destroy();
+      net.cleanup();
+    },
+  };
+}
+
+function dockerNodes(): Via {
+  const docker = (args: string[]) => execFileSync(requireProgram('docker'), args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim();
+  const image = docker(['images', 'kubewasm-lab/node', '--format', '{{.Repository}}:{{.Tag}}']).split('\n').filter(Boolean)[0];
+  if (!image) throw new Error('the lab node image kubewasm-lab/node is missing: run scripts/lab/node-image/build');
+  const network = 'kwbench-noop';
+  const names = Array.from({ length: count }, (_, i) => `kwnoop-worker${i + 1}`);
+  const cleanup = () => {
+    for (const name of names) {
+      try {
+        docker(['rm', '-f', '-v', name]);
+      } catch {
+        // not there
+      }
+    }
+    try {
+      docker(['network', 'rm', network]);
+    } catch {
+      // not there
+    }
+  };
+  cleanup();
+  docker(['network', 'create', '--driver', 'bridge', '--internal', '--subnet', '10.247.127.0/24', network]);
+  for (const name of names) {
+    docker(['run', '-d', '--name', name, '--hostname', name, '--network', network, '--privileged', '--security-opt', 'seccomp=unconfined',
+      '--tmpfs', '/run', '--tmpfs', '/tmp', '-v', '/var/lib/containerd', '--stop-signal', 'SIGRTMIN+3', '-v', `${CRICTL}:/usr/local/sbin/crictl:ro`,
+      '--label', 'io.x-k8s.kind.cluster=kwnoop', '--label', 'io.x-k8s.kind.role=worker', image]);
+  }
+  const pid = (name: string) => docker(['exec', name, 'systemctl', 'show', '-p', 'MainPID', '--value', 'containerd']);
+  for (const name of names) {
+    let up = false;
+    for (let i = 0; i < 300 && !up; i++) {
+      try {
+        docker(['exec', name, 'crictl', '--runtime-endpoint', 'unix:///run/containerd/containerd.sock', 'info']);
+        up = true;
+      } catch {
+        execFileSync('sleep', ['0.1']);
+      }
+    }
+    if (!up) throw new Error(`${name}: containerd's CRI did not come up within 30s`);
+  }
+  return { name: 'docker', targets: names.map((n) => ({ kind: 'docker', name: n, container: n })), pids: () => names.map(pid), cleanup };
+}
+
+async function bench(via: Via, dir: string): Promise<void> {
+  const fleet = async () => {
+    const counters = new Map<string, Counter>();
+    const started = Date.now();
+    const outcomes = await runFleet(via.targets, { job: { kind: 'install', shims: [SHIMS.wasmtime], supply: { kind: 'dir', dir } }, maxUnavailable: count, open: countingOpen(counters) });
+    const wallMs = Date.now() - started;
+    const failed = outcomes.filter((o): o is Extract<FleetOutcome, { ok: false }> => !o.ok);
+    if (failed.length) throw new Error(failed.map((f) => `${f.node}: ${f.error.message}`).join('\n'));
+    return { wallMs, outcomes: outcomes as Array<Extract<FleetOutcome, { ok: true }>>, counters };
+  };
+  const first = await fleet();
+  const sent = [...first.counters.values()].map((c) => c.sent);
+  log(`${via.name}: first run (install) ${first.wallMs} ms; sent per node ${sent.map((b) => `${(b / 1e6).toFixed(2)} MB`).join(', ')}`);
+  const rows: Array<{ total: number; lock: number; plan: number; sent: number; writes: number; applied: boolean }> = [];
+  const pids = via.pids();
+  const walls: number[] = [];
+  for (let r = 0; r < runs; r++) {
+    const run = await fleet();
+    walls.push(run.wallMs);
+    for (const o of run.outcomes) {
+      const c = run.counters.get(o.node)!;
+      rows.push({ total: o.result.timings.totalMs, lock: o.result.timings.lockMs, plan: o.result.timings.planMs, sent: c.sent, writes: c.writes, applied: o.result.applied });
+    }
+  }
+  const restarts = via.pids().filter((p, i) => p !== pids[i]).length;
+  log(`${via.name}: ${runs} no-op re-runs of ${count} nodes: per node total median ${median(rows.map((r) => r.total))} ms (max ${Math.max(...rows.map((r) => r.total))}), lock ${median(rows.map((r) => r.lock))} ms, plan ${median(rows.map((r) => r.plan))} ms; fleet wall median ${median(walls)} ms`);
+  log(`${via.name}: re-runs sent ${Math.max(...rows.map((r) => r.sent))} bytes at most per node, ${rows.reduce((a, r) => a + r.writes, 0)} file writes, applied ${rows.filter((r) => r.applied).length}, containerd restarts ${restarts}`);
+}
+
+async function main(): Promise<void> {
+  const work = mkdtempSync(path.join(tmpdir(), 'kubewasm-noop-'));
+  const dir = shimDir(work);
+  for (const name of vias) {
+    const via = name === 'ssh' ? sshNodes(work) : dockerNodes();
+    try {
+      await bench(via, dir);
+    } finally {
+      via.cleanup();
+    }
+  }
+}
+
+await main();
