@@ -16,7 +16,7 @@ export const imagePush: Command = {
   usage: 'kubewasm image push REGISTRY/REPO[:TAG] [--from FILE…] [--registry-config FILE] [--ca-file FILE] [options]',
   options: flags.parseConfig(OWN, flags.SHIM_FLAGS),
   help: `Builds the images (as kubewasm image build; cached by content) or takes --from archives, and
-pushes each kubewasm.io/NAME:TAG to REGISTRY/REPO/NAME under a content-addressed tag (TAG-<12 hex of
+pushes each image NAME:TAG to REGISTRY/REPO/NAME under a content-addressed tag (TAG-<12 hex of
 its manifest digest>), or under :TAG when given. Blobs the registry has are not sent again; tags are
 written last, so a failed push leaves no tag pointing at anything missing. Prints one reference a line.
 Use the installer's with kubewasm install --image REF, or run kubewasm install --registry REGISTRY/REPO.
