@@ -106,7 +106,9 @@ done
 if [ -n "$record" ] && [ -f "$record" ]; then
   for p in $(sed -n 's/^ *"path": "\\([^"]*\\)",\\{0,1\\}$/\\1/p' "$record" 2>/dev/null); do digest "$p"; done
 fi
-if [ "$update" = yes ] && [ -n "$cache" ] && [ -d "$(dirname -- "$cache")" ]; then
+# Rewritten only when it changes, and never created empty (an uninstalled node keeps no cache).
+if [ "$update" = yes ] && [ -n "$cache" ] && [ -d "$(dirname -- "$cache")" ] && { [ -n "$lines" ] || [ -f "$cache" ]; } \
+  && ! { [ -f "$cache" ] && [ "$(cat -- "$cache")" = "$(printf %s "$lines")" ]; }; then
   tmp="$(dirname -- "$cache")/.$(basename -- "$cache").kubewasm-$$"
   printf %s "$lines" > "$tmp" && mv -f -- "$tmp" "$cache" || rm -f -- "$tmp"
 fi

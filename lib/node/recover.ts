@@ -9,6 +9,7 @@ import { isTempOf, type NodeHost } from '../host/host.js';
 import { configBackupPath, decideRecovery, journalPath, readJournal, type RuntimeExpectation } from './journal.js';
 import { checkShims } from './node-files.js';
 import { digestOnNode, sha256 } from './node-facts.js';
+import { digestCachePath } from './node-probe.js';
 import { noGate, type NodeOptions } from './options.js';
 import { DEFAULT_STATE_DIR, recordPath } from './record.js';
 import { cleanUp, complete, undoConfig, undoFiles } from './undo.js';
@@ -78,7 +79,7 @@ export async function sweepTemps(host: NodeHost, paths: string[]): Promise<void>
 
 /** Every path kubewasm may write for this state dir (for sweepTemps). */
 export function statePaths(stateDir: string): string[] {
-  return [journalPath(stateDir), recordPath(stateDir), configBackupPath(stateDir)];
+  return [journalPath(stateDir), recordPath(stateDir), configBackupPath(stateDir), digestCachePath(stateDir)];
 }
 
 function runtimesMatch(runtimes: string[] | undefined, expect: RuntimeExpectation): boolean {

@@ -8,6 +8,7 @@ import { fileBackupDir, journalPath, type Journal } from './journal.js';
 import { copyOnNode, writeConfig } from './node-files.js';
 import { sha256 } from './node-facts.js';
 import type { NodeOptions } from './options.js';
+import { digestCachePath } from './node-probe.js';
 import { keptPath, writeRecord } from './record.js';
 
 /** Puts back each file the journal names: its backup, or nothing if it did not exist; then the directories it created, if empty. */
@@ -45,6 +46,7 @@ export async function cleanUp(host: NodeHost, stateDir: string, journal: Journal
   await host.removeFile(journalPath(stateDir));
   if (removeStateDir) {
     await host.removeEmptyDir(`${stateDir}/kept`);
+    await host.removeFile(digestCachePath(stateDir)); // nothing of kubewasm's left to hash
     await host.removeEmptyDir(stateDir);
   }
 }

@@ -8,7 +8,10 @@ import { mkdirSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { NodeHost } from '../../lib/host/host.js';
+import { convergeNode } from '../../lib/node/converge.js';
 import { acquireNodeLock } from '../../lib/node/node-lock.js';
+import { shimsFromDir } from '../../lib/shims/shim-dir.js';
 import { DockerApi } from '../../lib/host/docker-api.js';
 import { DockerHost, findClusterNodes } from '../../lib/host/docker.js';
 import { SHIMS } from '../../lib/shims/catalog.js';
@@ -77,6 +80,27 @@ describe('docker transport on kind-like node containers', () => {
     const again = await kubewasm(['node', 'install', '--via', 'docker', '--cluster', CLUSTER, '--shim-dir', shimSource, '--shims', 'wasmtime,spin']);
     expect(again.code, again.stderr).toBe(0);
     expect(again.stderr).toContain('2 nodes: 2 ok (0 changed)');
+
+    // A no-op re-run moves no byte into the node and restarts nothing, counted at the transport (exec input and archives).
+    const worker = `${CLUSTER}-worker`;
+    const mainPid = () => cluster.run(worker, 'systemctl show -p MainPID --value containerd').trim();
+    const pidBefore = mainPid();
+    const host = new DockerHost(api, { id: worker, name: worker });
+    let restarts = 0;
+    let writes = 0;
+    const counted = new Proxy(host, {
+      get(real, prop) {
+        if (prop === 'writeFileAtomic') writes++;
+        if (prop === 'exec') return (argv: string[], options?: Parameters<NodeHost['exec']>[1]) => ((argv.includes('restart') && restarts++), real.exec(argv, options));
+        const value = Reflect.get(real, prop) as unknown;
+        return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(real) : value;
+      },
+    });
+    const shims = await shimsFromDir(shimSource, [SHIMS.wasmtime, SHIMS.spin]);
+    const noop = await convergeNode(counted, { shims }, { criTimeoutMs: 30_000 });
+    expect([noop.applied, host.sentBytes, restarts, writes]).toEqual([false, 0, 0, 0]);
+    expect(noop.probe?.liveReads).toEqual([]);
+    expect(mainPid()).toBe(pidBefore);
 
     const removed = await kubewasm(['node', 'uninstall', '--via', 'docker', '--cluster', CLUSTER]);
     expect(removed.code, removed.stderr).toBe(0);

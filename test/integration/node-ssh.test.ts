@@ -2,10 +2,12 @@
 // each with its own OpenSSH server and its own containerd (Debian 1.6, the
 // 2.2.9 and the 2.4.2 build): kubewasm converges them over SSH with no containerd option at
 // all (the nodes look like real machines), and uninstall gives back every byte.
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { NodeHost } from '../../lib/host/host.js';
 import { convergeNode, resetNode } from '../../lib/node/converge.js';
 import { SshHost } from '../../lib/host/ssh.js';
 import { SHIMS } from '../../lib/shims/catalog.js';
@@ -19,6 +21,21 @@ import { DEFAULT_CONFIG } from '../support/fixtures.js';
 
 const work = mkdtempSync(path.join(tmpdir(), 'kubewasm-ssh-test-'));
 const shimSource = path.join(work, 'shims');
+
+/** The real transport, counting what a run sends to the node (the transport's own byte count), its file writes and restarts. */
+function counting(host: NodeHost) {
+  const sentBefore = host.sentBytes ?? Number.NaN;
+  const count = { writes: 0, restarts: 0 };
+  const wrapped = new Proxy(host, {
+    get(real, prop) {
+      if (prop === 'writeFileAtomic') count.writes++;
+      if (prop === 'exec') return (argv: string[], options?: Parameters<NodeHost['exec']>[1]) => ((argv.includes('restart') && count.restarts++), real.exec(argv, options));
+      const value = Reflect.get(real, prop) as unknown;
+      return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(real) : value;
+    },
+  });
+  return { host: wrapped, sent: () => (host.sentBytes ?? Number.NaN) - sentBefore, get writes() { return count.writes; }, get restarts() { return count.restarts; } };
+}
 
 describe('ssh transport on namespace nodes', () => {
   let net: TestNet;
@@ -95,6 +112,33 @@ describe('ssh transport on namespace nodes', () => {
 
         const again = await convergeNode(host, { shims }, { criTimeoutMs: 30_000 });
         expect(again.applied).toBe(false);
+
+        // A no-op re-run moves no byte to the node and restarts nothing, counted at the transport; from the
+        // second one on (its ctime a second older than the hash), the shims' sha256 comes from the node's cache.
+        const installedPid = node.containerdPid();
+        await new Promise((r) => setTimeout(r, 1100));
+        for (const round of [1, 2]) {
+          const counted = counting(host);
+          const noop = await convergeNode(counted.host, { shims }, { criTimeoutMs: 30_000 });
+          expect([noop.applied, counted.sent(), counted.restarts, counted.writes]).toEqual([false, 0, 0, 0]);
+          expect(noop.probe?.liveReads).toEqual([]);
+          if (round === 2) expect([noop.probe?.digestsCached, noop.probe?.digestsHashed]).toEqual([2, 0]);
+        }
+        expect(node.containerdPid()).toBe(installedPid);
+
+        // Its bytes changed in place, same size, the mtime put back (touch -r): the ctime moved, so it is hashed, found wrong, replaced.
+        const shimOnNode = path.join(node.dir, 'usr-local-bin', 'containerd-shim-wasmtime-v1');
+        const reference = path.join(work, `mtime-${i}`);
+        writeFileSync(reference, '');
+        execFileSync('touch', ['-r', shimOnNode, reference]);
+        const tampered = readFileSync(shimOnNode);
+        tampered[tampered.length - 2]! ^= 1;
+        writeFileSync(shimOnNode, tampered);
+        execFileSync('touch', ['-r', reference, shimOnNode]);
+        const caught = await convergeNode(host, { shims }, { criTimeoutMs: 30_000 });
+        expect(caught.plan.uploads.map((u) => u.to)).toEqual(['/usr/local/bin/containerd-shim-wasmtime-v1']);
+        expect(caught.applied).toBe(true);
+        expect(readFileSync(shimOnNode).equals(readFileSync(path.join(shimSource, 'containerd-shim-wasmtime-v1')))).toBe(true);
 
         const reset = await resetNode(host, { criTimeoutMs: 30_000 });
         expect(reset.applied).toBe(true);
