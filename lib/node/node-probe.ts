@@ -242,7 +242,8 @@ export function probeRequestFor(desired: NodeDesired, options: ProbeFor): ProbeR
     for (const s of desired.shims) digests.add(`${dir}/${s.shim.binaryName}`);
   }
   for (const a of addresses) stats.add(a);
-  const execs: ProbeRequest['execs'] = [];
+  // A binary named by the user is asked for its version instead of the running daemon (readContainerdFacts).
+  const execs: ProbeRequest['execs'] = o.binary ? [{ argv: [o.binary, '--version'] }] : [];
   for (const a of addresses) {
     execs.push({ argv: ['ctr', '--address', a, '--connect-timeout', '5s', 'version'], ifExists: a });
     if (options.cri) execs.push({ argv: ['crictl', '--runtime-endpoint', `unix://${a}`, '--timeout', '5s', 'info'], ifExists: a });

@@ -38,6 +38,7 @@ describe('probeRequestFor', () => {
     expect(r.digests).toEqual(['/opt/kw/bin/containerd-shim-wasmtime-v1', '/opt/kw/bin/containerd-shim-spin-v2']);
     expect(r.stats).toEqual(expect.arrayContaining(['/opt', '/opt/kw', '/opt/kw/bin', '/x/c.sock']));
     expect(r.execs.map((e) => e.argv[0])).toEqual(['ctr', 'crictl']);
+    expect(probeRequestFor(desired, { stateDir: '/s', overrides: { binary: '/opt/containerd' } }).execs[0]).toEqual({ argv: ['/opt/containerd', '--version'] });
     expect(r.digestCache?.update).toBe(false);
   });
 });
