@@ -10,6 +10,9 @@
 // - the pod-level figure (create request -> Succeeded seen by a watch):
 //   milliseconds of this machine's clock, but it moves only when the kubelet
 //   writes the pod's status (its sync loop), so it cannot see the runtime.
+// containerd stamps startedAt when its Start call returns and finishedAt when
+// the process exits: a program that ends within a millisecond can finish
+// "before" it started (seen on the lab for runc); create -> exit is robust.
 import type { V1Pod } from '@kubernetes/client-node';
 
 /** create -> start -> exit of one container, in ms (null when its source lacks that timestamp). */
@@ -128,7 +131,11 @@ export function runtimeTable(t: RuntimeTimes, wasmLabel: string): string {
     t.source === 'cri'
       ? `at the runtime: containerd's own timestamps (CRI ContainerStatus, 1 ns resolution; ${t.via}), ms, median (min–max):`
       : `at the runtime: the pod status's start and finish only (1 s resolution: ${t.via}), ms, median (min–max):`;
-  return [title, line(header), ...rows.map(line), ''].join('\n');
+  const note =
+    t.source === 'cri'
+      ? "create: CreateContainer recorded; start: containerd's Start call returned (the task made and started); exit: the process's exit. A program that ends within a millisecond can show exit before start (below zero): create -> exit is the robust figure."
+      : 'the pod status has no create time and whole seconds only: a start -> exit of 0 means under a second.';
+  return [title, line(header), ...rows.map(line), note, ''].join('\n');
 }
 
 function fmt(ms: number): string {

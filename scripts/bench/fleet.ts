@@ -18,6 +18,7 @@
 import { execFile, execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, renameSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { CONTAINERD_BUILDS } from '../lab/support/containerd.ts';
@@ -198,10 +199,10 @@ async function main(): Promise<void> {
     log(`release server ${apiUrl} (in netns ${internet.netns}); asset ${asset}`);
 
     for (const dir of ['controller', 'nodes']) mkdirSync(path.join(CGROUP, dir), { recursive: true });
-    const memBefore = memUsedMb();
     const key = clientKey(work);
     const knownHosts = path.join(work, 'known_hosts');
     let known = '';
+    const benchStarted = performance.now();
     log(`creating ${n} nodes (${versions.map((v) => CONTAINERD_BUILDS[v].label).join(', ')}), each with its own sshd and a ${shape.lanMbit} Mbit/s link`);
     const setupStarted = performance.now();
     for (let i = 1; i <= n; i++) {
@@ -216,8 +217,9 @@ async function main(): Promise<void> {
     writeFileSync(knownHosts, known);
     sweepIntoCgroups(nodes);
     const originals = nodes.map((node) => ({ config: readFileSync(path.join(node.dir, 'etc-containerd/config.toml')), files: snapshot(node.dir) }));
-    const memory = { usedMb: memUsedMb() - memBefore, containerdRssMb: nodes.reduce((a, node) => a + rssMb(node), 0) };
-    log(`${n} nodes up in ${((performance.now() - setupStarted) / 1000).toFixed(1)} s: +${memory.usedMb} MB used (containerd RSS total ${memory.containerdRssMb} MB)`);
+    const setupS = (performance.now() - setupStarted) / 1000;
+    const memory = nodeMemory(nodes);
+    log(`${n} nodes up in ${((performance.now() - setupStarted) / 1000).toFixed(1)} s: node processes' RSS ${memory.totalMb} MB (containerd ${memory.containerdMb} MB); ${memAvailableMb()} MB available`);
 
     const ssh = (node: TestNode, command: string, input?: Buffer, timeoutMs = 300_000) =>
       run(asController(['ssh', '-i', key.privateKey, '-o', `UserKnownHostsFile=${knownHosts}`, '-o', 'BatchMode=yes', '-o', 'ConnectTimeout=10', `root@${node.ip}`, command]), { ...(input ? { input } : {}), timeoutMs });
@@ -260,9 +262,13 @@ async function main(): Promise<void> {
       upload.forEach((r, j) => must(r, `upload to ${nodes[j]!.name}`));
       transfers.push(Math.max(0, uploadMs - Math.max(...connect.map((r) => r.ms))) / 1000);
     }
-    const lanTransfer = spread(transfers);
+    const sshTransfer = spread(transfers);
+    // The floor's LAN part: the archive to every node at once over plain TCP (no ssh, no disk), through the same shaped links.
+    const rawTransfers: number[] = [];
+    for (let i = 0; i < 3; i++) rawTransfers.push(await pushToAll(nodes, archive, inNode));
+    const lanTransfer = spread(rawTransfers);
     const lanTransferAtRate = (n * archive.length * 8) / (shape.lanMbit * 1e6);
-    log(`the archive to all ${n} nodes at once over ssh: ${lanTransfer.median.toFixed(2)} s (the link rate alone: ${lanTransferAtRate.toFixed(2)} s)`);
+    log(`the archive to all ${n} nodes at once: plain TCP ${lanTransfer.median.toFixed(2)} s, over ssh ${sshTransfer.median.toFixed(2)} s (the link rate alone: ${lanTransferAtRate.toFixed(2)} s)`);
 
     const waves = new Map<number, Spread>();
     for (const k of ks) {
@@ -309,7 +315,10 @@ async function main(): Promise<void> {
             ),
             `kubewasm node install --max-unavailable ${k}`,
           );
-          const results = JSON.parse(r.out) as Array<{ node: string; ok: boolean; error?: { what: string } }>;
+          const results = JSON.parse(r.out) as Array<{ node: string; ok: boolean; error?: { what: string }; timings?: Record<string, number> }>;
+          const slowest = (key: string) => (Math.max(...results.map((x) => x.timings?.[key] ?? 0)) / 1000).toFixed(2);
+          const total = (key: string) => (results.reduce((a, x) => a + (x.timings?.[key] ?? 0), 0) / 1000).toFixed(1);
+          log(`  kubewasm K=${k} per node, slowest: lock ${slowest('lockMs')} s, plan ${slowest('planMs')} s, upload ${slowest('uploadMs')} s, gate ${slowest('gateMs')} s, restart ${slowest('restartMs')} s, total ${slowest('totalMs')} s; summed over nodes: plan ${total('planMs')} s, upload ${total('uploadMs')} s, restart ${total('restartMs')} s`);
           const failed = results.filter((x) => !x.ok);
           if (failed.length || results.length !== n) throw new Error(`kubewasm: ${failed.map((x) => `${x.node}: ${x.error?.what}`).join('; ') || `${results.length} results for ${n} nodes`}`);
           const listed = await Promise.all(nodes.map((node) => inNode(node, `crictl --runtime-endpoint ${ENDPOINT} info | grep -q '"wasmtime"'`)));
@@ -352,9 +361,9 @@ async function main(): Promise<void> {
     console.log(`\nkubewasm fleet benchmark: ${n} nodes (network namespaces on this machine, ${versions.map((v) => CONTAINERD_BUILDS[v].label).join(', ')}, real restarts), ${runs} runs, contender order rotating per run`);
     console.log(`network: internet link ${shape.internetMbit} Mbit/s each way (tbf on both veth ends) + ${shape.firstByteMs} ms first-byte delay per answer at the release server (a download is a redirect and the object: 2 delays);`);
     console.log(`         LAN: ${shape.lanMbit} Mbit/s per node link (tbf on both veth ends); controller link ${shape.lanMbit} Mbit/s (tbf egress${controllerLink.ingressShaped ? ', ingress via ifb' : '; ingress unshaped: no ifb'}); this machine routes between them`);
-    console.log(`measured: one archive download ${showSpread(download, 2, ' s')} (≈ ${internetRate.toFixed(0)} Mbit/s past the delays); the archive to all ${n} nodes at once ${showSpread(lanTransfer, 2, ' s')} (link rate alone ${lanTransferAtRate.toFixed(2)} s)`);
+    console.log(`measured: one archive download ${showSpread(download, 2, ' s')} (≈ ${internetRate.toFixed(0)} Mbit/s past the delays); the archive to all ${n} nodes at once over plain TCP ${showSpread(lanTransfer, 2, ' s')}, over ssh ${showSpread(sshTransfer, 2, ' s')} (the link rate alone ${lanTransferAtRate.toFixed(2)} s)`);
     console.log(`release: ${path.basename(archiveFile)} ${mb(archive.length)} MB (the lab's real wasmtime shim release; the shim inside ${mb(Number(tarEntrySize(archiveFile)))} MB)`);
-    console.log(`memory with ${n} nodes up: +${memory.usedMb} MB used on this machine (containerd RSS total ${memory.containerdRssMb} MB); ${readFileSync('/proc/cpuinfo', 'utf8').split('\n').filter((l) => l.startsWith('processor')).length} CPUs`);
+    console.log(`memory with ${n} nodes up: the node processes' RSS ${memory.totalMb} MB (containerd ${memory.containerdMb} MB); this machine: ${readFileSync('/proc/cpuinfo', 'utf8').split('\n').filter((l) => l.startsWith('processor')).length} CPUs, ${memAvailableMb()} MB available; setup ${setupS.toFixed(0)} s, the whole bench ${((performance.now() - benchStarted) / 1000).toFixed(0)} s`);
     console.log('archives: internet bytes (frames, as the veth counts them) over the archive\'s size; each cell: median (min–max) over the runs; CPU = cpuacct of the controller\'s processes (ssh clients or kubewasm) and of every node process (sshd, curl, tar, containerd …)\n');
     const rows = contenders.map((c) => {
       const wall = col(c.name, (s) => s.wallS);
@@ -376,7 +385,7 @@ async function main(): Promise<void> {
     console.log(table(['contender', 'wall', 'internet MB', 'archives', 'LAN MB', 'restarts at once', 'restarts', 'controller CPU s', 'nodes CPU s', 'vs floor', 'manual/this'], rows));
     console.log('');
     console.log(table(
-      ['floor', 'total', 'download', 'LAN transfer', 'waves x median wave (restart until CRI answers)'],
+      ['floor', 'total', 'download', 'LAN transfer (plain TCP, all nodes at once)', 'waves x median wave (restart until CRI answers)'],
       ks.map((k) => [`K=${k}`, `${floorOf(k).toFixed(1)} s`, `${download.median.toFixed(2)} s`, `${lanTransfer.median.toFixed(2)} s`, `${Math.ceil(n / k)} x ${waves.get(k)!.median.toFixed(2)} s (waves ${waves.get(k)!.min.toFixed(2)}–${waves.get(k)!.max.toFixed(2)} s)`]),
     ));
   } finally {
@@ -419,17 +428,72 @@ function firstLine(child: ReturnType<typeof execFile>, timeoutMs: number): Promi
   });
 }
 
-function memUsedMb(): number {
-  const info = readFileSync('/proc/meminfo', 'utf8');
-  const kb = (key: string) => Number(new RegExp(`^${key}:\\s+(\\d+)`, 'm').exec(info)?.[1] ?? 0);
-  return Math.round((kb('MemTotal') - kb('MemAvailable')) / 1024);
+function memAvailableMb(): number {
+  const kb = Number(/^MemAvailable:\s+(\d+)/m.exec(readFileSync('/proc/meminfo', 'utf8'))?.[1] ?? 0);
+  return Math.round(kb / 1024);
 }
 
-function rssMb(node: TestNode): number {
-  const pid = node.containerdPid();
-  if (!pid) return 0;
-  const kb = node.run(`grep VmRSS /proc/${pid}/status | tr -s ' ' | cut -d' ' -f2`).trim();
-  return Math.round(Number(kb || 0) / 1024);
+/** RSS of every process in the nodes' PID namespaces, and of their containerds. */
+function nodeMemory(nodes: readonly TestNode[]): { totalMb: number; containerdMb: number } {
+  const namespaces = new Set(nodes.map((node) => readlinkSync(`/proc/${node.pid}/ns/pid`)));
+  let total = 0;
+  let containerd = 0;
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (!namespaces.has(readlinkSync(`/proc/${entry}/ns/pid`))) continue;
+      const status = readFileSync(`/proc/${entry}/status`, 'utf8');
+      const kb = Number(/^VmRSS:\s+(\d+)/m.exec(status)?.[1] ?? 0);
+      total += kb;
+      if (/^Name:\s+containerd$/m.test(status)) containerd += kb;
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return { totalMb: Math.round(total / 1024), containerdMb: Math.round(containerd / 1024) };
+}
+
+/**
+ * Sends `data` to every node at once over plain TCP (a receiver in each node
+ * that reads to the end and answers "ok"); seconds from the first byte sent to
+ * the last answer. The receivers are started first and not timed.
+ */
+async function pushToAll(nodes: readonly TestNode[], data: Buffer, inNode: (node: TestNode, script: string, timeoutMs?: number) => Promise<Ran>): Promise<number> {
+  const port = 9999;
+  // perl: the node sees this machine's /usr/bin but not its /usr/local/bin (where Node may live).
+  const receiver = `use IO::Socket::INET; my $s = IO::Socket::INET->new(LocalAddr => $ARGV[0], LocalPort => ${port}, Listen => 8, ReuseAddr => 1) or die "listen: $!"; while (my $c = $s->accept) { my ($n, $b) = (0, ""); while (my $r = sysread($c, $b, 1 << 20)) { $n += $r } if ($n > 0) { syswrite($c, "ok"); close $c; exit 0 } close $c }`;
+  const running = nodes.map((node) => inNode(node, `timeout 60 perl -e '${receiver}' ${node.ip}`, 70_000));
+  for (const node of nodes) {
+    for (let i = 0; ; i++) {
+      const up = await new Promise<boolean>((resolve) => {
+        const probe = net.connect(port, node.ip, () => {
+          probe.destroy();
+          resolve(true);
+        });
+        probe.on('error', () => resolve(false));
+      });
+      if (up) break;
+      if (i > 300) throw new Error(`the TCP receiver on ${node.name} did not listen`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+  // The probes sent nothing: the receivers still wait for the stream.
+  const t0 = performance.now();
+  await Promise.all(
+    nodes.map(
+      (node) =>
+        new Promise<void>((resolve, reject) => {
+          const c = net.connect(port, node.ip, () => c.end(data));
+          let answer = '';
+          c.on('data', (d: Buffer) => (answer += d.toString()));
+          c.on('end', () => (answer === 'ok' ? resolve() : reject(new Error(`${node.name} answered ${JSON.stringify(answer)}`))));
+          c.on('error', reject);
+        }),
+    ),
+  );
+  const seconds = (performance.now() - t0) / 1000;
+  await Promise.all(running);
+  return seconds;
 }
 
 main().catch((err: unknown) => {

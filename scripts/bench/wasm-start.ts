@@ -82,7 +82,8 @@ const ms = (s: FineSummary | null | undefined) => (s ? `${s.medianMs >= 100 ? s.
 const step = (r: RuntimeSummary, key: keyof RuntimeSummary) => ms(r[key]);
 console.log(`\nWasm start at the runtime, ${runs} runs per side per node after one warm-up each, Wasm and runc alternating (ms, median (min–max))`);
 console.log('pod: create request -> Succeeded seen by a watch (ms clock, but moves only with the kubelet\'s status writes)');
-console.log('create -> start, start -> exit, create -> exit: containerd\'s own timestamps through CRI (crictl inspect on the node, via the installer pod; 1 ns resolution)\n');
+console.log('create -> start, start -> exit, create -> exit: containerd\'s own timestamps through CRI (crictl inspect on the node, via the installer pod; 1 ns resolution);');
+console.log('start is stamped when containerd\'s Start call returns, exit when the process exited: a program done within a millisecond can show start -> exit below zero\n');
 const rows = results.flatMap((r) => [
   [r.node, r.containerRuntime ?? '?', `wasm (${r.runtimeClass})`, ms({ ...r.wasm }), step(r.runtime.wasm, 'createToStart'), step(r.runtime.wasm, 'startToExit'), step(r.runtime.wasm, 'createToExit'), `${r.runtime.source} (${r.runtime.resolution})`],
   ['', '', 'runc', ms({ ...r.runc }), step(r.runtime.runc, 'createToStart'), step(r.runtime.runc, 'startToExit'), step(r.runtime.runc, 'createToExit'), `${r.runtime.source} (${r.runtime.resolution})`],
