@@ -20,6 +20,7 @@ LAB_POD_PREFIX=10.78         # node number i gets pods in 10.78.i.0/24 (no cross
 LAB_SERVICE_CIDR=10.79.0.0/24
 LAB_SERVICE_IP=10.79.0.1     # the `kubernetes` Service; each node DNATs it to the apiserver
 LAB_API_PORT=6443
+LAB_REGISTRY_PORT=5443      # a test's registry listens on $LAB_GATEWAY:$LAB_REGISTRY_PORT; the nodes trust it (certs.d)
 LAB_LABEL=io.kubewasm.lab    # on every container, volume and network the lab makes
 
 K8S_VERSION=v1.34.4

@@ -3,7 +3,7 @@
 // credentials from a docker config.json, nothing sent twice, and a wrong
 // password, an unknown CA and an unreachable registry each failing with a
 // clear error before any tag exists (checked through the registry's API).
-import { mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -17,6 +17,7 @@ import { shimsFromDir } from '../../lib/shims/shim-dir.js';
 import { writeStandInShim } from '../../scripts/lab/support/containerd.js';
 import { dockerConfig, startRegistry, type Registry } from '../../scripts/lab/support/registry.js';
 import { requireFile } from '../../scripts/lab/support/requirements.js';
+import { kubewasm } from '../support/kubewasm-cli.js';
 
 const root = new URL('../../', import.meta.url).pathname;
 const MANIFEST_ACCEPT = 'application/vnd.oci.image.index.v1+json, application/vnd.oci.image.manifest.v1+json';
@@ -144,5 +145,37 @@ describe('kubewasm image push to a real registry (TLS, htpasswd)', () => {
       `push cold: ${cold.seconds.toFixed(2)} s, ${mb(cold.bytesSent)} sent, ${cold.blobsUploaded} blobs uploaded`,
       `push again: ${warm.seconds.toFixed(2)} s, ${warm.bytesSent} bytes sent, ${warm.blobsUploaded} blobs uploaded, ${warm.blobsSkipped} skipped`,
     );
+  }, 300_000);
+
+  it('the CLI: image build -o DIR writes the archives; image push --from pushes them and prints each reference; a wrong password exits 1', async () => {
+    requireFile(path.join(root, 'dist/cmd/kubewasm.js'), 'npx tsc -p tsconfig.json');
+    const shimDir = path.join(work, 'cli-shims');
+    mkdirSync(shimDir, { recursive: true });
+    writeStandInShim(shimDir, SHIMS.wasmtime.binaryName);
+    const out = path.join(work, 'images');
+    const built = await kubewasm(['image', 'build', '-o', out, '--shim-dir', shimDir, '--cache-dir', cache]);
+    expect(built.stderr).toMatch(/installer image kubewasm\.io\/node-installer:\S+: \d+ MB/);
+    expect(built.code).toBe(0);
+    const archives = built.stdout.trim().split('\n');
+    expect(archives).toHaveLength(3);
+    expect(readdirSync(out).sort()).toEqual(archives.map((a) => path.basename(a)).sort());
+
+    const from = archives.flatMap((a) => ['--from', a]);
+    const pushed = await kubewasm(['image', 'push', `${registry.address}/cli`, ...from, '--registry-config', goodConfig, '--ca-file', registry.caFile]);
+    expect(pushed.stderr).toMatch(/^pushed 3 image\(s\) in [\d.]+s: 6 blob\(s\) uploaded, 0 already there/);
+    expect(pushed.code).toBe(0);
+    const refs = pushed.stdout.trim().split('\n');
+    expect(refs.map((r) => r.replace(/-[0-9a-f]{12}$/, '-X'))).toEqual([`${registry.address}/cli/node-installer:0.1.0-X`, `${registry.address}/cli/smoke:hello-X`, `${registry.address}/cli/smoke:native-X`]);
+    for (const ref of refs) {
+      const [repo, tag] = ref.slice(registry.address.length + 1).split(':');
+      expect(await complete(repo!, tag!), ref).toBe(true);
+    }
+
+    const wrong = path.join(work, 'wrong-cli.json');
+    writeFileSync(wrong, dockerConfig(registry.address, { user: 'kubewasm', password: 'nope' }));
+    const refused = await kubewasm(['image', 'push', `${registry.address}/cli-wrong`, ...from, '--registry-config', wrong, '--ca-file', registry.caFile]);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/refused the credentials[\s\S]*fix: check the password: run docker login/);
+    expect(refused.stdout).toBe('');
   }, 300_000);
 });

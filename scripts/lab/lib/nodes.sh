@@ -37,6 +37,14 @@ node_render() {
   render kubewasm-lab-node-setup usr/local/sbin/kubewasm-lab-node-setup 755
   render cni.conflist etc/cni/net.d/10-kubewasm-lab.conflist
   render crictl.yaml etc/crictl.yaml
+  # A registry at the gateway, with a certificate from the lab's CA (tests start it:
+  # scripts/lab/support/registry.ts), is trusted through containerd's registry host
+  # configuration: config_path is /etc/containerd/certs.d (set in the 1.6 config; the
+  # default of the 2.x CRI when no other registry option is set).
+  local reg="$LAB_GATEWAY:$LAB_REGISTRY_PORT"
+  mkdir -p "$root/etc/containerd/certs.d/$reg"
+  printf 'server = "https://%s"\n\n[host."https://%s"]\n  capabilities = ["pull", "resolve"]\n  ca = "/etc/kubernetes/pki/ca.crt"\n' "$reg" "$reg" \
+    >"$root/etc/containerd/certs.d/$reg/hosts.toml"
   ln -s /etc/systemd/system/kubelet.service "$root/etc/systemd/system/multi-user.target.wants/kubelet.service"
   ln -s /etc/systemd/system/kubewasm-lab-node.service "$root/etc/systemd/system/multi-user.target.wants/kubewasm-lab-node.service"
   ln -s /opt/kubewasm-lab/crictl/bin/crictl "$root/usr/local/bin/crictl"
