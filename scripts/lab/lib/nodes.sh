@@ -39,8 +39,7 @@ node_render() {
   render crictl.yaml etc/crictl.yaml
   # A registry at the gateway, with a certificate from the lab's CA (tests start it:
   # scripts/lab/support/registry.ts), is trusted through containerd's registry host
-  # configuration: config_path is /etc/containerd/certs.d (set in the 1.6 config; the
-  # default of the 2.x CRI when no other registry option is set).
+  # configuration: config_path = /etc/containerd/certs.d in every node's containerd config.
   local reg="$LAB_GATEWAY:$LAB_REGISTRY_PORT"
   mkdir -p "$root/etc/containerd/certs.d/$reg"
   printf 'server = "https://%s"\n\n[host."https://%s"]\n  capabilities = ["pull", "resolve"]\n  ca = "/etc/kubernetes/pki/ca.crt"\n' "$reg" "$reg" \
