@@ -44,7 +44,10 @@ function shimDir(work: string): string {
 }
 
 interface Counter {
+  /** What the transport itself counted as sent (NaN: a transport that does not count). */
   sent: number;
+  /** The bytes of the files handed to writeFileAtomic (before any compression). */
+  written: number;
   writes: number;
 }
 
@@ -52,7 +55,7 @@ interface Counter {
 function countingOpen(counters: Map<string, Counter>) {
   return async (target: NodeTarget): Promise<NodeHost> => {
     const host = await openTarget(target);
-    const counter = { sent: 0, writes: 0 };
+    const counter = { sent: 0, written: 0, writes: 0 };
     counters.set(target.name, counter);
     return new Proxy(host, {
       get(real, prop) {
@@ -62,7 +65,13 @@ function countingOpen(counters: Map<string, Counter>) {
             return real.close();
           };
         }
-        if (prop === 'writeFileAtomic') counter.writes++;
+        if (prop === 'writeFileAtomic') {
+          return (...args: Parameters<NodeHost['writeFileAtomic']>) => {
+            counter.writes++;
+            counter.written += Buffer.byteLength(args[1]);
+            return real.writeFileAtomic(...args);
+          };
+        }
         const value = Reflect.get(real, prop) as unknown;
         if (typeof value !== 'function') return value;
         if (!trace) return (value as (...a: unknown[]) => unknown).bind(real);
@@ -166,9 +175,10 @@ async function bench(via: Via, dir: string): Promise<void> {
     return { wallMs, outcomes: outcomes as Array<Extract<FleetOutcome, { ok: true }>>, counters };
   };
   const first = await fleet();
-  const sent = [...first.counters.values()].map((c) => c.sent);
-  log(`${via.name}: first run (install) ${first.wallMs} ms; sent per node ${sent.map((b) => `${(b / 1e6).toFixed(2)} MB`).join(', ')}`);
-  const rows: Array<{ total: number; lock: number; plan: number; sent: number; writes: number; applied: boolean }> = [];
+  const mb = (b: number) => (Number.isNaN(b) ? 'n/a' : `${(b / 1e6).toFixed(2)} MB`);
+  const counters = [...first.counters.values()];
+  log(`${via.name}: first run (install) ${first.wallMs} ms; per node: files handed to the transport ${counters.map((c) => mb(c.written)).join(', ')}; sent by the transport ${counters.map((c) => mb(c.sent)).join(', ')}`);
+  const rows: Array<{ total: number; lock: number; plan: number; sent: number; writes: number; applied: boolean; cached: number; live: number }> = [];
   const pids = via.pids();
   const walls: number[] = [];
   for (let r = 0; r < runs; r++) {
@@ -176,12 +186,13 @@ async function bench(via: Via, dir: string): Promise<void> {
     walls.push(run.wallMs);
     for (const o of run.outcomes) {
       const c = run.counters.get(o.node)!;
-      rows.push({ total: o.result.timings.totalMs, lock: o.result.timings.lockMs, plan: o.result.timings.planMs, sent: c.sent, writes: c.writes, applied: o.result.applied });
+      const probe = (o.result as { probe?: { digestsCached: number; liveReads: string[] } }).probe; // absent before the probe existed
+      rows.push({ total: o.result.timings.totalMs, lock: o.result.timings.lockMs, plan: o.result.timings.planMs, sent: c.sent, writes: c.writes, applied: o.result.applied, cached: probe?.digestsCached ?? 0, live: probe?.liveReads.length ?? Number.NaN });
     }
   }
   const restarts = via.pids().filter((p, i) => p !== pids[i]).length;
   log(`${via.name}: ${runs} no-op re-runs of ${count} nodes: per node total median ${median(rows.map((r) => r.total))} ms (max ${Math.max(...rows.map((r) => r.total))}), lock ${median(rows.map((r) => r.lock))} ms, plan ${median(rows.map((r) => r.plan))} ms; fleet wall median ${median(walls)} ms`);
-  log(`${via.name}: re-runs sent ${Math.max(...rows.map((r) => r.sent))} bytes at most per node, ${rows.reduce((a, r) => a + r.writes, 0)} file writes, applied ${rows.filter((r) => r.applied).length}, containerd restarts ${restarts}`);
+  log(`${via.name}: re-runs sent ${Math.max(...rows.map((r) => r.sent))} bytes at most per node, ${rows.reduce((a, r) => a + r.writes, 0)} file writes, applied ${rows.filter((r) => r.applied).length}, containerd restarts ${restarts}; sha256 from the node's cache ${rows.reduce((a, r) => a + r.cached, 0)}, reads outside the probe ${rows.reduce((a, r) => a + r.live, 0)}`);
 }
 
 async function main(): Promise<void> {
