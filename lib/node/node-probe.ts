@@ -40,7 +40,7 @@ export interface ProbeResult {
   hashed: number;
 }
 
-/** The digest cache's file in the state dir. */
+/** The digest cache's file in the state dir (beside journal.json, which the probe script looks for by that name). */
 export function digestCachePath(stateDir: string): string {
   return `${stateDir}/digests`;
 }
@@ -106,11 +106,14 @@ done
 if [ -n "$record" ] && [ -f "$record" ]; then
   for p in $(sed -n 's/^ *"path": "\\([^"]*\\)",\\{0,1\\}$/\\1/p' "$record" 2>/dev/null); do digest "$p"; done
 fi
-# Rewritten only when it changes, and never created empty (an uninstalled node keeps no cache).
-if [ "$update" = yes ] && [ -n "$cache" ] && [ -d "$(dirname -- "$cache")" ] && { [ -n "$lines" ] || [ -f "$cache" ]; } \
-  && ! { [ -f "$cache" ] && [ "$(cat -- "$cache")" = "$(printf %s "$lines")" ]; }; then
-  tmp="$(dirname -- "$cache")/.$(basename -- "$cache").kubewasm-$$"
-  printf %s "$lines" > "$tmp" && mv -f -- "$tmp" "$cache" || rm -f -- "$tmp"
+# Rewritten only when it changes; never while an interrupted run's journal is there (its
+# files are in flux); no file at all when nothing is left to hash.
+if [ "$update" = yes ] && [ -n "$cache" ] && [ -d "$(dirname -- "$cache")" ] && [ ! -e "$(dirname -- "$cache")/journal.json" ]; then
+  if [ -z "$lines" ]; then rm -f -- "$cache"
+  elif ! { [ -f "$cache" ] && [ "$(cat -- "$cache")" = "$(printf %s "$lines")" ]; }; then
+    tmp="$(dirname -- "$cache")/.$(basename -- "$cache").kubewasm-$$"
+    printf %s "$lines" > "$tmp" && mv -f -- "$tmp" "$cache" || rm -f -- "$tmp"
+  fi
 fi
 rec end 0 -
 `;

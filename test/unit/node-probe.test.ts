@@ -3,7 +3,7 @@
 // sha256 cache's decisions, run by sh on files in a temporary directory.
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { copyFileSync, mkdtempSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -139,6 +139,14 @@ describe('the sha256 cache on the node (the probe script, run by sh here)', () =
     await probe(true);
     const [v, s, ...rest] = readFileSync(cache, 'utf8').trim().split(' ');
     expect([v, s, rest.slice(0, 5).join(' '), rest.at(-1)]).toEqual(['v1', sum(file), key(file), file]);
+  });
+
+  it("is left alone while an interrupted run's journal is in the state dir", async () => {
+    writeFileSync(cache, 'as it was\n');
+    writeFileSync(path.join(dir, 'journal.json'), '{}');
+    await probe(true);
+    expect(readFileSync(cache, 'utf8')).toBe('as it was\n');
+    rmSync(path.join(dir, 'journal.json'));
   });
 
   it('the probe argv carries the request as words, so odd paths survive', () => {
