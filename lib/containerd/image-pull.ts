@@ -1,28 +1,36 @@
-// How the CRI plugin pulls images, and the one setting kubewasm adds so that
-// Wasm-platform images (config os "wasi", architecture "wasm") get unpacked.
+// How the CRI plugin pulls images, and the one setting kubewasm adds where
+// Wasm-platform images (config os "wasi", architecture "wasm") would
+// otherwise not be unpacked.
 //
 // containerd >= 2.1 pulls CRI images through its Transfer Service
-// (internal/cri/server/images/image_pull.go, pullImageWithTransferService),
-// whose unpack of a non-host platform leaves the image's layers fetched but
-// not unpacked: the container then fails with "parent snapshot ... does not
-// exist". `use_local_image_pull = true` in the CRI images plugin makes CRI
-// pull with client.Pull as containerd 1.x and 2.0 always did, whose unpacker
-// accepts every platform (client/pull.go: platforms.All unless
-// CheckPlatformSupported). containerd itself falls back to that path when the
-// config holds settings the Transfer Service lacks
-// (internal/cri/config/config.go, CheckLocalImagePullConfigs): such a node
-// needs nothing. Older containerd has no Transfer Service pull: nothing to do.
+// (internal/cri/server/images/image_pull.go, pullImageWithTransferService).
+// Its unpacker takes every platform while the transfer plugin's
+// check_platform_supported is false, the default (plugins/transfer/plugin.go:
+// target = platforms.All); set to true, it unpacks only the platforms of its
+// unpack_config, and a wasi/wasm image's layers are fetched but never
+// unpacked: the container then fails with "parent snapshot ... does not
+// exist" (seen on containerd 2.2.9, test/integration/wasm-oci-pull.test.ts).
+// `use_local_image_pull = true` in the CRI images plugin makes CRI pull with
+// client.Pull as containerd 1.x and 2.0 always did, whose unpacker accepts
+// every platform (client/pull.go: platforms.All unless the client asks for
+// CheckPlatformSupported, which CRI does not). It changes only CRI's pulls
+// (ctr and other Transfer Service clients keep their path). containerd itself
+// falls back to that path when the config holds settings the Transfer
+// Service lacks (internal/cri/config/config.go, CheckLocalImagePullConfigs):
+// such a node needs nothing. Older containerd has no Transfer Service pull.
 import type { ContainerdVersion } from './version.js';
 import { getPath, isTable, type TomlTable } from './toml.js';
 
 export const CRI_IMAGES_TABLE = ['plugins', 'io.containerd.cri.v1.images'];
 export const LOCAL_PULL_KEY = 'use_local_image_pull';
 
+export const TRANSFER_TABLE = ['plugins', 'io.containerd.transfer.v1.local'];
+
 export const LOCAL_PULL_WHY =
-  "containerd >= 2.1 pulls CRI images through its Transfer Service, which leaves the layers of wasi/wasm images unpacked (pods fail with 'parent snapshot ... does not exist'); CRI's local pull unpacks every platform";
+  "containerd >= 2.1 pulls CRI images through its Transfer Service, which this config limits to the platforms of its unpack_config (check_platform_supported = true): wasi/wasm images would stay packed and their pods fail with 'parent snapshot ... does not exist'; CRI's local pull unpacks every platform";
 
 export type LocalPullDecision =
-  /** containerd before 2.1: CRI always pulls locally. */
+  /** containerd before 2.1 (CRI always pulls locally), or a Transfer Service that unpacks every platform. */
   | { kind: 'not-needed'; why: string }
   /** The node's config already makes CRI pull locally. */
   | { kind: 'already'; why: string }
@@ -38,6 +46,9 @@ export function decideLocalPull(containerd: Pick<ContainerdVersion, 'major' | 'm
   if (images[LOCAL_PULL_KEY] === true) return { kind: 'already', why: `${LOCAL_PULL_KEY} is already true in the config` };
   const fallback = localPullFallback(images);
   if (fallback) return { kind: 'already', why: `containerd already pulls CRI images locally: the config sets ${fallback}, which the Transfer Service does not support` };
+  if (getPath(userConfig, [...TRANSFER_TABLE, 'check_platform_supported']) !== true) {
+    return { kind: 'not-needed', why: "containerd's Transfer Service unpacks every platform (check_platform_supported is false, the default)" };
+  }
   return { kind: 'set', why: LOCAL_PULL_WHY };
 }
 

@@ -3,7 +3,7 @@
 // RuntimeClasses) and, for `verify --bench`, a static x86-64 Linux program
 // doing the same work (print one line, exit 0) for the runc side.
 import type { ImageSpec } from '../oci/image-archive.js';
-import { buildWasmImage, type WasmImage } from '../oci/wasm-image.js';
+import type { WasmImage } from '../oci/wasm-image.js';
 
 export const SMOKE_IMAGE = 'kubewasm.io/smoke:hello';
 export const SMOKE_LINE = 'hello from kubewasm wasm';
@@ -38,8 +38,10 @@ export function smokeImageSpec(): ImageSpec {
  * unpack setting too (lib/containerd/image-pull.ts). Registries serve it
  * under its manifest (`manifest`): containerd's CRI pulls pick the host's
  * platform from an index and find no wasi/wasm entry acceptable.
+ * Imported when called: `kubewasm --help` loads no package (tar).
  */
-export function smokeWasiImage(): WasmImage {
+export async function smokeWasiImage(): Promise<WasmImage> {
+  const { buildWasmImage } = await import('../oci/wasm-image.js');
   return buildWasmImage({ name: SMOKE_WASI_IMAGE, module: smokeWasm(), file: 'hello.wasm', layers: 'tar', top: 'manifest' });
 }
 

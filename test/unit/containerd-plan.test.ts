@@ -45,12 +45,9 @@ describe.each(realConfigs)('planConfig on $file for containerd $containerd.major
     expect(getPath(parsed, [...table, 'spin', 'runtime_type'])).toBe('io.containerd.spin.v2');
   });
 
-  // On containerd >= 2.1 a file that sets use_local_image_pull itself gets that one line marked and changed (see below).
-  const userPart = Buffer.from(restoreMarkedLines(after.toString(), 'test').text);
-
-  it("keeps every byte of the user's file (but a marked line) and only appends kubewasm's block", () => {
-    expect(userPart.subarray(0, original.length).equals(original)).toBe(true);
-    expect(userPart.toString().slice(original.length)).toMatch(/^\n# BEGIN kubewasm[^\n]*\n[\s\S]*\n# END kubewasm\n$/);
+  it("keeps every byte of the user's file and only appends kubewasm's block", () => {
+    expect(after.subarray(0, original.length).equals(original)).toBe(true);
+    expect(after.toString().slice(original.length)).toMatch(/^\n# BEGIN kubewasm[^\n]*\n[\s\S]*\n# END kubewasm\n$/);
   });
 
   it("copies runc's SystemdCgroup setting into each Wasm runtime", () => {
@@ -76,7 +73,7 @@ describe.each(realConfigs)('planConfig on $file for containerd $containerd.major
   it('drops one runtime and keeps the other when the wanted set shrinks', () => {
     const shrink = planConfig(facts(after, containerd), [wasmtime]);
     expect(shrink.dropped).toEqual(['spin']);
-    expect(Buffer.from(restoreMarkedLines(shrink.after!.toString(), 'test').text).subarray(0, original.length).equals(original)).toBe(true);
+    expect(shrink.after!.subarray(0, original.length).equals(original)).toBe(true);
     const parsed = parse(shrink.after!.toString()) as Record<string, unknown>;
     expect(getPath(parsed, [...table, 'spin'])).toBeUndefined();
     expect(getPath(parsed, [...table, 'wasmtime', 'runtime_type'])).toBe('io.containerd.wasmtime.v1');
@@ -318,16 +315,25 @@ describe('planConfig: k3s templates', () => {
   });
 });
 
+// The transfer plugin's setting that makes containerd >= 2.1 leave wasi/wasm layers packed (see lib/containerd/image-pull.ts).
+const STRICT_TRANSFER = "\n[plugins.'io.containerd.transfer.v1.local']\n  check_platform_supported = true\n";
 const CRI_IMAGES = ['plugins', 'io.containerd.cri.v1.images'];
 const localPull = (text: Buffer | string) => getPath(parse(text.toString()) as Record<string, unknown>, [...CRI_IMAGES, 'use_local_image_pull']);
 
 describe('planConfig: CRI pulls that unpack wasi/wasm images (use_local_image_pull on containerd >= 2.1)', () => {
-  it('containerd 2.2 and 2.4 defaults (which write use_local_image_pull = false): that one line becomes true, marked with what it was, and comes back byte for byte', () => {
+  it('the 2.2 and 2.4 defaults need nothing: their Transfer Service unpacks every platform (check_platform_supported = false)', () => {
     for (const [file, containerd] of [['containerd-2.2.9-default.toml', V2_2], ['containerd-2.4.2-default.toml', V2_4]] as const) {
-      const original = fixture(file);
+      const plan = planConfig(facts(fixture(file), containerd), [wasmtime]);
+      expect(plan.imagePull).toMatchObject({ decision: 'not-needed', why: expect.stringContaining('check_platform_supported is false') });
+      expect(plan.after!.toString()).not.toContain('use_local_image_pull = true');
+    }
+  });
+
+  it('the 2.2 and 2.4 defaults with check_platform_supported = true: their use_local_image_pull = false line becomes true, marked with what it was, and comes back byte for byte', () => {
+    for (const [file, containerd] of [['containerd-2.2.9-default.toml', V2_2], ['containerd-2.4.2-default.toml', V2_4]] as const) {
+      const original = Buffer.from(fixture(file).toString().replace('check_platform_supported = false', 'check_platform_supported = true'));
       const plan = planConfig(facts(original, containerd), [wasmtime]);
-      expect(plan.imagePull).toMatchObject({ decision: 'set', how: 'line' });
-      expect(plan.imagePull!.why).toMatch(/Transfer Service.*parent snapshot/);
+      expect(plan.imagePull).toMatchObject({ decision: 'set', how: 'line', why: expect.stringMatching(/Transfer Service.*check_platform_supported = true.*parent snapshot/) });
       expect(localPull(plan.after!)).toBe(true);
       const lines = plan.after!.toString().split('\n');
       expect(lines).toContain("    use_local_image_pull = true # kubewasm: replaced \"    use_local_image_pull = false\"; 'kubewasm node uninstall' puts it back");
@@ -339,7 +345,7 @@ describe('planConfig: CRI pulls that unpack wasi/wasm images (use_local_image_pu
   });
 
   it("the lab's 2.2 node config (only the pinned_images subtable): the table goes into kubewasm's block", () => {
-    const original = Buffer.from("version = 3\n\n[plugins]\n  [plugins.'io.containerd.cri.v1.images'.pinned_images]\n    sandbox = 'registry.k8s.io/pause:3.10'\n");
+    const original = Buffer.from(`version = 3\n\n[plugins]\n  [plugins.'io.containerd.cri.v1.images'.pinned_images]\n    sandbox = 'registry.k8s.io/pause:3.10'\n${STRICT_TRANSFER}`);
     const plan = planConfig(facts(original, V2_2), [wasmtime]);
     expect(plan.imagePull).toMatchObject({ decision: 'set', how: 'block' });
     expect(plan.after!.subarray(0, original.length).equals(original)).toBe(true);
@@ -349,7 +355,7 @@ describe('planConfig: CRI pulls that unpack wasi/wasm images (use_local_image_pu
   });
 
   it('a table the user wrote without the key: one marked line added under its header, removed again', () => {
-    const original = Buffer.from('version = 3\n\n[plugins."io.containerd.cri.v1.images"]\n  snapshotter = "overlayfs"\n');
+    const original = Buffer.from(`version = 3\n\n[plugins."io.containerd.cri.v1.images"]\n  snapshotter = "overlayfs"\n${STRICT_TRANSFER}`);
     const plan = planConfig(facts(original, V2_2), [wasmtime]);
     expect(plan.imagePull).toMatchObject({ decision: 'set', how: 'line' });
     expect(plan.after!.toString()).toContain('[plugins."io.containerd.cri.v1.images"]\n  use_local_image_pull = true # kubewasm: added;');
@@ -357,8 +363,8 @@ describe('planConfig: CRI pulls that unpack wasi/wasm images (use_local_image_pu
     expect(planConfig(facts(plan.after!, V2_2), []).after!.equals(original)).toBe(true);
   });
 
-  it("kind's config on containerd 2.x needs nothing: discard_unpacked_layers = true already makes containerd pull CRI images locally", () => {
-    const original = fixture('kind-node-config.toml');
+  it("kind's config on containerd 2.x: discard_unpacked_layers = true already makes containerd pull CRI images locally", () => {
+    const original = Buffer.from(fixture('kind-node-config.toml').toString() + STRICT_TRANSFER);
     const plan = planConfig(facts(original, V2_2), [wasmtime]);
     expect(plan.imagePull).toEqual({ decision: 'already', why: expect.stringContaining('discard_unpacked_layers = true') });
     expect(plan.after!.subarray(0, original.length).equals(original)).toBe(true);
@@ -366,22 +372,22 @@ describe('planConfig: CRI pulls that unpack wasi/wasm images (use_local_image_pu
   });
 
   it('a config that already sets it true, and containerd 1.6 and 2.0, get nothing written', () => {
-    const own = Buffer.from('version = 3\n[plugins."io.containerd.cri.v1.images"]\n  use_local_image_pull = true\n');
+    const own = Buffer.from(`version = 3\n[plugins."io.containerd.cri.v1.images"]\n  use_local_image_pull = true\n${STRICT_TRANSFER}`);
     expect(planConfig(facts(own, V2_2), [wasmtime]).imagePull).toMatchObject({ decision: 'already' });
     const on16 = planConfig(facts(fixture('containerd-1.6.20-default.toml'), V1_6), [wasmtime]);
     expect(on16.imagePull).toMatchObject({ decision: 'not-needed' });
     expect(on16.after!.toString()).not.toContain('use_local_image_pull');
-    expect(planConfig(facts('version = 3\n', { major: 2, minor: 0, patch: 6 }), [wasmtime]).imagePull).toMatchObject({ decision: 'not-needed' });
+    expect(planConfig(facts(`version = 3\n${STRICT_TRANSFER}`, { major: 2, minor: 0, patch: 6 }), [wasmtime]).imagePull).toMatchObject({ decision: 'not-needed' });
   });
 
   it('says nothing and writes nothing when no Wasm runtime is asked for', () => {
-    const plan = planConfig(facts(fixture('containerd-2.2.9-default.toml'), V2_2), []);
+    const plan = planConfig(facts(`version = 3\n${STRICT_TRANSFER}`, V2_2), []);
     expect(plan.imagePull).toBeUndefined();
     expect(plan.changed).toBe(false);
   });
 
-  it("a table written inline under [plugins]: kubewasm cannot add the key and says the user must", () => {
-    const original = 'version = 3\n[plugins]\n  "io.containerd.cri.v1.images" = { snapshotter = "overlayfs" }\n';
+  it('a table written inline under [plugins]: kubewasm cannot add the key and says the user must', () => {
+    const original = `version = 3\n[plugins]\n  "io.containerd.cri.v1.images" = { snapshotter = "overlayfs" }\n  "io.containerd.transfer.v1.local" = { check_platform_supported = true }\n`;
     const plan = planConfig(facts(original, V2_2), [wasmtime]);
     expect(plan.imagePull).toMatchObject({ decision: 'cannot', why: expect.stringContaining('by hand') });
     expect(plan.registered).toEqual(['wasmtime']);

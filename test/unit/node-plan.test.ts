@@ -112,11 +112,17 @@ describe('planNode', () => {
     });
     const plan = planNode(k3s, { shims: [wasmtime] }, now);
     expect(plan.config.autoRegistered).toEqual(['wasmtime']);
-    // containerd 2.1+: the template kubewasm creates only sets CRI's local pull, so wasi/wasm images unpack (config-plan.ts).
-    expect(plan.config.registered).toEqual([]);
-    expect(plan.config.imagePull).toMatchObject({ decision: 'set', how: 'block' });
+    expect(plan.config.changed).toBe(false);
     expect(plan.restart).toBe(true);
     expect(describePlan(plan)).toContain('let wasmtime be registered by the distribution itself (its shim is on its PATH)');
-    expect(describePlan(plan).join('\n')).toMatch(/set use_local_image_pull = true \(CRI images plugin\) in .*Transfer Service/);
+    // containerd 2.1 with the default Transfer Service unpacks wasi/wasm images: nothing to write for them.
+    expect(plan.config.imagePull).toMatchObject({ decision: 'not-needed' });
+  });
+
+  it('containerd 2.1+ whose Transfer Service unpacks only listed platforms: --dry-run says kubewasm sets use_local_image_pull and why', () => {
+    const config = Buffer.from('version = 3\n\n[plugins."io.containerd.transfer.v1.local"]\n  check_platform_supported = true\n');
+    const plan = planNode(facts({ containerd: { ...facts().containerd, version: { major: 2, minor: 2, patch: 9, raw: 'v2.2.9' }, config: { path: '/etc/containerd/config.toml', kind: 'toml', content: config, containerd: { major: 2, minor: 2, patch: 9 } } } }), { shims: [wasmtime] }, now);
+    expect(plan.config.imagePull).toMatchObject({ decision: 'set', how: 'block' });
+    expect(describePlan(plan).join('\n')).toMatch(/set use_local_image_pull = true \(CRI images plugin\) in \/etc\/containerd\/config.toml: .*check_platform_supported = true.*parent snapshot/);
   });
 });
