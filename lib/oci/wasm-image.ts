@@ -6,10 +6,13 @@
 //   application/vnd.bytecodealliance.wasm.component.layer.v0+wasm (the shims'
 //   default supported_layers_types); rootfs has no diff_ids, so containerd
 //   unpacks nothing and the shim reads the module from the content store.
+//   containerd 1.6's CRI pull refuses it ("failed to unpack image on
+//   snapshotter overlayfs: mismatched image rootfs and manifest layers").
 // - 'tar': a gzip tar layer holding the module at /<file> as the entrypoint
 //   (Dockerfile `FROM scratch` + COPY); the node must unpack it into a
-//   snapshot, which containerd >= 2.1's transfer service skips for a
-//   non-host platform unless configured otherwise.
+//   snapshot, which containerd >= 2.1's Transfer Service skips for a
+//   non-host platform when its check_platform_supported is true
+//   (lib/containerd/image-pull.ts).
 // Deterministic: the same spec always gives the same bytes and digests.
 import { createHash } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
