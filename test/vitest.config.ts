@@ -4,6 +4,9 @@ import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
+// `kubewasm install` in the e2e tests builds its installer image from the pinned inputs
+// scripts/lab/build/image-inputs.sh fetched (lib/installer-image/inputs.ts), never the network.
+const imageInputs = `${process.env['KUBEWASM_CACHE'] ?? '/var/cache/kubewasm-lab'}/image-inputs`;
 
 export default defineConfig({
   test: {
@@ -27,6 +30,7 @@ export default defineConfig({
           root,
           include: ['test/e2e/**/*.test.ts'],
           globalSetup: ['test/e2e/global-setup.ts'],
+          env: { KUBEWASM_IMAGE_INPUTS: imageInputs },
           testTimeout: 600_000,
           hookTimeout: 1_800_000,
           fileParallelism: false,

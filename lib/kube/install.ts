@@ -6,7 +6,7 @@ import type { V1Node } from '@kubernetes/client-node';
 import { KubewasmError, UsageError } from '../errors.js';
 import { buildInstallerImage } from '../installer-image/build.js';
 import { describeSupply, provideShims, type ShimSupply } from '../node/shim-supply.js';
-import type { ShimInfo } from '../shims/catalog.js';
+import { ARCHES, type Arch, type ShimInfo } from '../shims/catalog.js';
 import type { ShimEvent } from '../shims/releases.js';
 import type { Kube } from './client.js';
 import { describeDistro, detectDistro, type Distro } from './distro.js';
@@ -27,7 +27,7 @@ export interface InstallOptions {
   /** An installer image the nodes pull (it carries its shims); else kubewasm builds one from `supply`. */
   image?: string | undefined;
   supply?: ShimSupply | undefined;
-  /** The Linux x86-64 node binary for the image (default: the one running kubewasm). */
+  /** A Linux node binary replacing the pinned npm one for its architecture in the image. */
   installerNode?: string | undefined;
   cacheDir: string;
   load: LoadMethod | 'auto';
@@ -62,20 +62,22 @@ export async function install(kube: Kube, o: InstallOptions, onEvent: (e: Cluste
   const distro = detectDistro(allNodes);
   const names = targets.map(nodeName);
   say(`cluster: ${describeDistro(distro)} at ${kube.server}; nodes: ${names.join(', ')}`);
-  if (!o.image) requireAmd64(targets);
+  const archs = o.image ? [] : nodeArchitectures(targets);
 
   // 1. The shims and the images that carry them.
   let image = o.image ?? DEFAULT_INSTALLER_IMAGE;
   const archives: string[] = [];
-  if (!o.image && o.dryRun) say(`would fetch and verify the ${o.shims.map((s) => s.name).join(', ')} shim(s) (${describeSupply(o.supply!)}) and build the installer image`);
+  if (!o.image && o.dryRun) say(`would fetch and verify the ${o.shims.map((s) => s.name).join(', ')} shim(s) (${describeSupply(o.supply!)}) and build the installer image for ${archs.map((a) => `linux/${a}`).join(', ')}`);
   if (!o.image && !o.dryRun) {
-    const shims = (await provideShims(o.supply!, o.shims, ['amd64'], (event) => onEvent({ type: 'shim', event })))('amd64');
+    // Each shim is fetched once per architecture; each platform's image carries its own.
+    const shimsFor = await provideShims(o.supply!, o.shims, archs, (event) => onEvent({ type: 'shim', event }));
     const { root, version } = packageRoot();
     const t = Date.now();
-    const built = await buildInstallerImage({ packageRoot: root, version, shims, ...(o.installerNode ? { nodeBinary: o.installerNode } : {}) }, o.cacheDir);
+    const shims = Object.fromEntries(archs.map((arch) => [arch, shimsFor(arch)]));
+    const built = await buildInstallerImage({ packageRoot: root, version, shims, ...(o.installerNode ? { nodeBinary: o.installerNode } : {}), onDownload: (url, bytes) => say(`downloaded ${url} (${(bytes / 1e6).toFixed(1)} MB, digest checked)`) }, o.cacheDir);
     image = built.name;
     archives.push(built.file);
-    say(`installer image ${image}: ${(built.size / 1e6).toFixed(0)} MB, ${built.cached ? 'from the cache' : `built in ${((Date.now() - t) / 1000).toFixed(1)}s`} (${built.file})`);
+    say(`installer image ${image} (${built.platforms.join(', ')}): ${(built.size / 1e6).toFixed(0)} MB, ${built.cached ? 'from the cache' : `built in ${((Date.now() - t) / 1000).toFixed(1)}s`} (${built.file})`);
   }
   if (!o.dryRun) archives.push(...(await kubewasmArchives(o.cacheDir, undefined)).archives);
 
@@ -147,15 +149,17 @@ function uniqueNodes(nodes: V1Node[]): V1Node[] {
   return [...new Map(nodes.map((n) => [nodeName(n), n])).values()];
 }
 
-/** The image kubewasm builds carries a linux/amd64 Node.js and shims. */
-function requireAmd64(nodes: V1Node[]): void {
-  const other = nodes.filter((n) => (n.status?.nodeInfo?.architecture ?? 'amd64') !== 'amd64');
+/** Pure: the architectures of `nodes` (each gets its platform in the image); one kubewasm cannot build for is refused. */
+export function nodeArchitectures(nodes: readonly V1Node[]): Arch[] {
+  const archOf = (n: V1Node) => n.status?.nodeInfo?.architecture ?? 'amd64';
+  const other = nodes.filter((n) => !(ARCHES as readonly string[]).includes(archOf(n)));
   if (other.length) {
     throw new KubewasmError({
-      what: `the installer image kubewasm builds is linux/amd64, but ${other.map((n) => `${nodeName(n)} is ${n.status?.nodeInfo?.architecture}`).join(', ')}`,
-      fix: 'pass --image with an installer image for that architecture, or choose amd64 nodes',
+      what: `kubewasm builds the installer image for ${ARCHES.join(' and ')}, but ${other.map((n) => `${nodeName(n)} is ${archOf(n)}`).join(', ')}`,
+      fix: `pass --image with an installer image for that architecture, or choose ${ARCHES.join('/')} nodes`,
     });
   }
+  return ARCHES.filter((a) => nodes.some((n) => archOf(n) === a));
 }
 
 /** With --image, loading is only for the smoke images: skip it quietly when this machine cannot. */

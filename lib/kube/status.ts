@@ -149,14 +149,17 @@ export function clusterStatus(nodes: readonly V1Node[], runtimeClasses: readonly
 /** Pure: the table `kubewasm status` prints. */
 export function statusTable(status: ClusterStatus): string {
   const shimNames = [...new Set([...status.installer.shims, ...status.nodes.flatMap((n) => n.shims.map((s) => s.name))])].sort();
-  const header = ['NODE', 'ENABLED', 'STATE', ...shimNames.map((s) => s.toUpperCase()), 'CONTAINERD', 'LAST ERROR'];
+  // A mixed cluster gets an ARCH column and each shim's sha256 (it differs per architecture).
+  const mixed = new Set(status.nodes.map((n) => n.architecture)).size > 1;
+  const header = ['NODE', ...(mixed ? ['ARCH'] : []), 'ENABLED', 'STATE', ...shimNames.map((s) => s.toUpperCase()), 'CONTAINERD', 'LAST ERROR'];
   const rows = status.nodes.map((n) => [
     n.name,
+    ...(mixed ? [n.architecture ?? '-'] : []),
     n.enabled ? 'yes' : 'no',
     n.state ?? (n.enabled ? `Pending${n.installerPod?.reason ? ` (installer pod: ${n.installerPod.reason.split(':')[0]})` : ''}` : '-'),
     ...shimNames.map((s) => {
       const shim = n.shims.find((x) => x.name === s);
-      return shim ? `${shim.ready ? 'ready' : 'not ready'}${shim.version ? ` ${shim.version}` : ''}${shim.advisories.length ? ` (affected: ${shim.advisories.join(', ')})` : ''}` : '-';
+      return shim ? `${shim.ready ? 'ready' : 'not ready'}${shim.version ? ` ${shim.version}` : ''}${mixed && shim.sha256 ? ` sha256:${shim.sha256.slice(0, 12)}` : ''}${shim.advisories.length ? ` (affected: ${shim.advisories.join(', ')})` : ''}` : '-';
     }),
     n.containerd?.split(' ')[0] ?? n.containerRuntime?.replace(/^containerd:\/\//, '') ?? '-',
     n.lastError ? `${n.lastError.time ?? ''} ${n.lastError.message}`.trim().slice(0, 200) : n.enabled && n.installerPod?.reason ? `installer pod ${n.installerPod.name}: ${n.installerPod.reason}`.slice(0, 200) : '',
