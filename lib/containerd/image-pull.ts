@@ -3,13 +3,17 @@
 // otherwise not be unpacked.
 //
 // containerd >= 2.1 pulls CRI images through its Transfer Service
-// (internal/cri/server/images/image_pull.go, pullImageWithTransferService).
-// Its unpacker takes every platform while the transfer plugin's
-// check_platform_supported is false, the default (plugins/transfer/plugin.go:
-// target = platforms.All); set to true, it unpacks only the platforms of its
-// unpack_config, and a wasi/wasm image's layers are fetched but never
-// unpacked: the container then fails with "parent snapshot ... does not
-// exist" (seen on containerd 2.2.9, test/integration/wasm-oci-pull.test.ts).
+// (internal/cri/server/images/image_pull.go, pullImageWithTransferService),
+// which unpacks an image only if its config's platform matches an entry of
+// the transfer plugin's unpack_config (default: the host's, linux/<arch>).
+// How it matches (plugins/transfer/plugin.go): with check_platform_supported
+// = true, that exact platform; with false (the default), on 2.1 and 2.2
+// every platform (platforms.All), from 2.3 on only the entry's OS
+// (platforms.OnlyOS, commit cb93966b9). A wasi/wasm image's layers are then
+// fetched but never unpacked, and its container fails with "parent snapshot
+// ... does not exist" (test/integration/wasm-oci-pull.test.ts). An
+// unpack_config entry for wasi/wasm does not help: CRI asks the Transfer
+// Service to unpack for the host's platform only.
 // `use_local_image_pull = true` in the CRI images plugin makes CRI pull with
 // client.Pull as containerd 1.x and 2.0 always did, whose unpacker accepts
 // every platform (client/pull.go: platforms.All unless the client asks for
@@ -29,6 +33,9 @@ export const TRANSFER_TABLE = ['plugins', 'io.containerd.transfer.v1.local'];
 export const LOCAL_PULL_WHY =
   "containerd >= 2.1 pulls CRI images through its Transfer Service, which this config limits to the platforms of its unpack_config (check_platform_supported = true): wasi/wasm images would stay packed and their pods fail with 'parent snapshot ... does not exist'; CRI's local pull unpacks every platform";
 
+export const LOCAL_PULL_WHY_2_3 =
+  "containerd >= 2.3 pulls CRI images through its Transfer Service, which unpacks only images of its unpack_config's OS (linux): wasi/wasm images would stay packed and their pods fail with 'parent snapshot ... does not exist'; CRI's local pull unpacks every platform";
+
 export type LocalPullDecision =
   /** containerd before 2.1 (CRI always pulls locally), or a Transfer Service that unpacks every platform. */
   | { kind: 'not-needed'; why: string }
@@ -46,10 +53,11 @@ export function decideLocalPull(containerd: Pick<ContainerdVersion, 'major' | 'm
   if (images[LOCAL_PULL_KEY] === true) return { kind: 'already', why: `${LOCAL_PULL_KEY} is already true in the config` };
   const fallback = localPullFallback(images);
   if (fallback) return { kind: 'already', why: `containerd already pulls CRI images locally: the config sets ${fallback}, which the Transfer Service does not support` };
-  if (getPath(userConfig, [...TRANSFER_TABLE, 'check_platform_supported']) !== true) {
-    return { kind: 'not-needed', why: "containerd's Transfer Service unpacks every platform (check_platform_supported is false, the default)" };
-  }
-  return { kind: 'set', why: LOCAL_PULL_WHY };
+  const strict = getPath(userConfig, [...TRANSFER_TABLE, 'check_platform_supported']) === true;
+  const onlyOs = containerd.major > 2 || containerd.minor >= 3;
+  if (strict) return { kind: 'set', why: LOCAL_PULL_WHY };
+  if (onlyOs) return { kind: 'set', why: LOCAL_PULL_WHY_2_3 };
+  return { kind: 'not-needed', why: `containerd ${containerd.major}.${containerd.minor}'s Transfer Service unpacks every platform (check_platform_supported is false, the default)` };
 }
 
 /**

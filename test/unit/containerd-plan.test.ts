@@ -45,9 +45,13 @@ describe.each(realConfigs)('planConfig on $file for containerd $containerd.major
     expect(getPath(parsed, [...table, 'spin', 'runtime_type'])).toBe('io.containerd.spin.v2');
   });
 
-  it("keeps every byte of the user's file and only appends kubewasm's block", () => {
-    expect(after.subarray(0, original.length).equals(original)).toBe(true);
-    expect(after.toString().slice(original.length)).toMatch(/^\n# BEGIN kubewasm[^\n]*\n[\s\S]*\n# END kubewasm\n$/);
+  // containerd >= 2.3 also gets its use_local_image_pull = false line marked and set true (see the image-pull tests below).
+  const userPart = Buffer.from(restoreMarkedLines(after.toString(), 'test').text);
+
+  it("keeps every byte of the user's file (but a line kubewasm marked) and only appends kubewasm's block", () => {
+    expect(userPart.subarray(0, original.length).equals(original)).toBe(true);
+    expect(userPart.toString().slice(original.length)).toMatch(/^\n# BEGIN kubewasm[^\n]*\n[\s\S]*\n# END kubewasm\n$/);
+    expect(userPart.equals(after)).toBe(containerd.minor < 3 || containerd.major < 2);
   });
 
   it("copies runc's SystemdCgroup setting into each Wasm runtime", () => {
@@ -73,7 +77,7 @@ describe.each(realConfigs)('planConfig on $file for containerd $containerd.major
   it('drops one runtime and keeps the other when the wanted set shrinks', () => {
     const shrink = planConfig(facts(after, containerd), [wasmtime]);
     expect(shrink.dropped).toEqual(['spin']);
-    expect(shrink.after!.subarray(0, original.length).equals(original)).toBe(true);
+    expect(Buffer.from(restoreMarkedLines(shrink.after!.toString(), 'test').text).subarray(0, original.length).equals(original)).toBe(true);
     const parsed = parse(shrink.after!.toString()) as Record<string, unknown>;
     expect(getPath(parsed, [...table, 'spin'])).toBeUndefined();
     expect(getPath(parsed, [...table, 'wasmtime', 'runtime_type'])).toBe('io.containerd.wasmtime.v1');
@@ -321,12 +325,19 @@ const CRI_IMAGES = ['plugins', 'io.containerd.cri.v1.images'];
 const localPull = (text: Buffer | string) => getPath(parse(text.toString()) as Record<string, unknown>, [...CRI_IMAGES, 'use_local_image_pull']);
 
 describe('planConfig: CRI pulls that unpack wasi/wasm images (use_local_image_pull on containerd >= 2.1)', () => {
-  it('the 2.2 and 2.4 defaults need nothing: their Transfer Service unpacks every platform (check_platform_supported = false)', () => {
-    for (const [file, containerd] of [['containerd-2.2.9-default.toml', V2_2], ['containerd-2.4.2-default.toml', V2_4]] as const) {
-      const plan = planConfig(facts(fixture(file), containerd), [wasmtime]);
-      expect(plan.imagePull).toMatchObject({ decision: 'not-needed', why: expect.stringContaining('check_platform_supported is false') });
-      expect(plan.after!.toString()).not.toContain('use_local_image_pull = true');
-    }
+  it("the 2.2 defaults need nothing: containerd 2.1 and 2.2's Transfer Service unpacks every platform (check_platform_supported = false)", () => {
+    const plan = planConfig(facts(fixture('containerd-2.2.9-default.toml'), V2_2), [wasmtime]);
+    expect(plan.imagePull).toMatchObject({ decision: 'not-needed', why: expect.stringContaining('check_platform_supported is false') });
+    expect(plan.after!.toString()).not.toContain('use_local_image_pull = true');
+  });
+
+  it("the 2.4 defaults: containerd >= 2.3's Transfer Service unpacks only linux images, so their use_local_image_pull = false line becomes true, and comes back byte for byte", () => {
+    const original = fixture('containerd-2.4.2-default.toml');
+    const plan = planConfig(facts(original, V2_4), [wasmtime]);
+    expect(plan.imagePull).toMatchObject({ decision: 'set', how: 'line', why: expect.stringMatching(/containerd >= 2.3 .*only images of its unpack_config's OS.*parent snapshot/) });
+    expect(plan.after!.toString().split('\n')).toContain("    use_local_image_pull = true # kubewasm: replaced \"    use_local_image_pull = false\"; 'kubewasm node uninstall' puts it back");
+    expect(localPull(plan.after!)).toBe(true);
+    expect(planConfig(facts(plan.after!, V2_4), []).after!.equals(original)).toBe(true);
   });
 
   it('the 2.2 and 2.4 defaults with check_platform_supported = true: their use_local_image_pull = false line becomes true, marked with what it was, and comes back byte for byte', () => {
