@@ -107,13 +107,15 @@ describe(`the installer keeps the truth on ${NODE} (containerd 2.2)`, () => {
     expect(status.installer.pods).toMatchObject({ scheduled: 1, ready: 1 });
   });
 
+  // 15 s hold 7 of the installer's 2 s polls; /proc counts CPU in 10 ms ticks, so 5 % (750 ms) is read to 1 part in 75.
+  const IDLE_S = 15;
   it('idle, the installer watches at a small cost', async () => {
-    await new Promise((r) => setTimeout(r, 5_000));
+    await new Promise((r) => setTimeout(r, 3_000)); // the re-check its own converge caused
     const a = installerUsage();
-    await new Promise((r) => setTimeout(r, 30_000));
+    await new Promise((r) => setTimeout(r, IDLE_S * 1000));
     const b = installerUsage();
-    const percent = ((b.cpu - a.cpu) / 30) * 100;
-    figures.push(`installer pod idle (watching, 2 s poll): ${percent.toFixed(2)} % of a core over 30 s, RSS ${b.rssMiB.toFixed(0)} MiB`);
+    const percent = ((b.cpu - a.cpu) / IDLE_S) * 100;
+    figures.push(`installer pod idle (watching, 2 s poll): ${percent.toFixed(2)} % of a core over ${IDLE_S} s, RSS ${b.rssMiB.toFixed(0)} MiB`);
     expect(percent).toBeLessThan(5);
   });
 
@@ -167,7 +169,11 @@ describe(`the installer keeps the truth on ${NODE} (containerd 2.2)`, () => {
     figures.push(`installer pod CPU while handling the 5 drift cases: ${(installerUsage().cpu - cpuBefore).toFixed(1)} s, RSS ${installerUsage().rssMiB.toFixed(0)} MiB`);
   });
 
-  it("a hand edit inside kubewasm's block: one Conflict event, a clear last-error, no containerd restart over a minute", async () => {
+  // A restart loop would come from the triggers that start a reconcile: the 2 s poll and inotify (at once), and the
+  // failure retry (5 s, then 10 s: at 5 s and 15 s). 20 s of samples every 2 s sees ten polls and two retries; the
+  // 5 min resync lies beyond any window a test can afford (the controller's unit tests cover it).
+  const CONFLICT_WINDOW_S = 20;
+  it(`a hand edit inside kubewasm's block: one Conflict event, a clear last-error, no containerd restart over ${CONFLICT_WINDOW_S} s`, async () => {
     await until('Ready to start from', async () => (await state()) === 'Ready', 30_000);
     const conflicts = occurrences('Conflict');
     const starts = new Set<string>();
@@ -179,7 +185,7 @@ describe(`the installer keeps the truth on ${NODE} (containerd 2.2)`, () => {
     await until('the Conflict state', async () => (await state()) === 'Conflict', 10_000);
     const lastError = (await kube.readNode(NODE))?.metadata?.annotations?.['kubewasm.io/last-error'];
     expect(lastError).toMatch(/kubewasm's block in \/etc\/containerd\/config\.toml was edited by hand.*leaves your edit and does not restart containerd/);
-    for (let i = 0; i < 30; i++) {
+    for (let i = 0; i < CONFLICT_WINDOW_S / 2; i++) {
       await new Promise((r) => setTimeout(r, 2_000));
       sample();
     }
@@ -187,7 +193,7 @@ describe(`the installer keeps the truth on ${NODE} (containerd 2.2)`, () => {
     expect(onNode(`cat ${CONFIG}`)).toBe(edited);
     expect(occurrences('Conflict')).toBe(conflicts + 1);
     expect(kubectl(['describe', 'node', NODE])).toMatch(/Warning\s+Conflict\s+.*kubewasm-node-installer/);
-    figures.push(`hand edit in the block: Conflict reported, containerd restarts over 60 s: ${starts.size - 1}`);
+    figures.push(`hand edit in the block: Conflict reported, containerd restarts over ${CONFLICT_WINDOW_S} s: ${starts.size - 1}`);
     // Undone by hand: the node is Ready again, still without a restart.
     onNode(`sed -i '/privileged_without_host_devices = true/d' ${CONFIG}`);
     await until('Ready after the edit was undone', async () => (await state()) === 'Ready', 15_000);
@@ -197,12 +203,12 @@ describe(`the installer keeps the truth on ${NODE} (containerd 2.2)`, () => {
     // A re-imaged node that kept its labels (runtime-class-manager#222): nothing of kubewasm runs there to correct it.
     kubectl(['label', 'node', 'node-3', `${READY}=ready`, '--overwrite']);
     try {
-      const result = await run(['verify', '--node', 'node-3', '--timeout', '25s', '-o', 'json']);
+      // Both forms at once (each pod has a name of its own): each waits out its 25 s timeout.
+      const [result, text] = await Promise.all([run(['verify', '--node', 'node-3', '--timeout', '25s', '-o', 'json']), run(['verify', '--node', 'node-3', '--timeout', '25s'])]);
       expect(result.code).toBe(1);
       const [check] = (JSON.parse(result.stdout) as { results: VerifyResult[] }).results;
       expect(check).toMatchObject({ runtimeClass: 'wasmtime', status: 'failed', ok: false, node: 'node-3' });
       expect(check!.message).toMatch(/on node node-3: FailedCreatePodSandBox.*no runtime for "wasmtime" is configured/);
-      const text = await run(['verify', '--node', 'node-3', '--timeout', '25s']);
       expect(text.stdout).toMatch(/✗ RuntimeClass wasmtime: .*no runtime handler "wasmtime"/);
     } finally {
       kubectl(['label', 'node', 'node-3', `${READY}-`]);
