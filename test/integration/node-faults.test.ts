@@ -5,6 +5,7 @@
 // is injected through the node's own restart script (the stand-in for
 // systemd, test/support/netns.ts), the test's name says so.
 import { execFileSync } from 'node:child_process';
+import { createHash, randomFillSync } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -25,6 +26,18 @@ const bigShims = path.join(work, 'big-shims');
 const knownHosts = path.join(work, 'known_hosts');
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/**
+ * The big stand-in's body made random: uploads travel gzip-compressed, and its
+ * repeated filler would shrink to almost nothing, while these faults need an
+ * upload that takes seconds (48 MB at 100 Mbit/s), as a real shim's would on a slow link.
+ */
+function incompressible(file: string): void {
+  const bytes = readFileSync(file);
+  const body = bytes.indexOf(createHash('sha256').update('0').digest()); // the filler's first block, right after the script
+  randomFillSync(bytes, body);
+  writeFileSync(file, bytes);
+}
+
 async function until(what: string, check: () => boolean, timeoutMs = 20_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!check()) {
@@ -43,7 +56,7 @@ describe('faults: the node ends as it was or fully converged, and kubewasm says 
     mkdirSync(smallShims);
     mkdirSync(bigShims);
     for (const shim of Object.values(SHIMS)) writeStandInShim(smallShims, shim.binaryName);
-    writeLargeStandInShim(path.join(bigShims, SHIMS.wasmtime.binaryName), 48 << 20);
+    incompressible(writeLargeStandInShim(path.join(bigShims, SHIMS.wasmtime.binaryName), 48 << 20));
     net = createNet('10.247.122');
     key = clientKey(work);
   });
