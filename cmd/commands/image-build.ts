@@ -1,9 +1,11 @@
+import { parseArchList } from '../../lib/shims/catalog.js';
 import type { Command } from '../command.js';
 import * as flags from '../flags.js';
 import { progress } from '../progress.js';
 
 const OWN: flags.Flags = {
   ...flags.SHIMS_FLAG,
+  arch: { arg: 'LIST', help: 'platforms of the installer image: amd64, arm64 (default: amd64)' },
   output: { arg: 'DIR', short: 'o', help: 'copy the archives into DIR (default: leave them in the cache and print where)' },
   'installer-node': { arg: 'PATH', help: 'the Linux x86-64 node binary for the image (default: the one running kubewasm)' },
 };
@@ -23,10 +25,11 @@ ${flags.helpOf('', OWN)}
 ${flags.shimHelp()}`,
   async run(ctx) {
     const shims = flags.shims(ctx.options);
-    const supply = await flags.shimSupply(ctx.options, shims, ['amd64'], process.env, true);
+    const archs = parseArchList(flags.string(ctx.options, 'arch') ?? 'amd64');
+    const supply = await flags.shimSupply(ctx.options, shims, archs, process.env, true);
     const [{ buildImages }, { defaultCacheDir }] = await Promise.all([import('../../lib/kube/images.js'), import('../../lib/shims/cache.js')]);
     const built = await buildImages(
-      { shims, supply, installerNode: flags.string(ctx.options, 'installer-node'), cacheDir: flags.string(ctx.options, 'cache-dir') ?? defaultCacheDir(), outDir: flags.string(ctx.options, 'output') },
+      { shims, supply, archs, installerNode: flags.string(ctx.options, 'installer-node'), cacheDir: flags.string(ctx.options, 'cache-dir') ?? defaultCacheDir(), outDir: flags.string(ctx.options, 'output') },
       progress(ctx).shim,
     );
     const i = built.installer;

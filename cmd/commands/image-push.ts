@@ -1,4 +1,5 @@
 import { UsageError } from '../../lib/errors.js';
+import { parseArchList } from '../../lib/shims/catalog.js';
 import type { Command } from '../command.js';
 import * as flags from '../flags.js';
 import { progress } from '../progress.js';
@@ -6,6 +7,7 @@ import { REGISTRY_FLAGS } from './image-flags.js';
 
 const OWN: flags.Flags = {
   ...flags.SHIMS_FLAG,
+  arch: { arg: 'LIST', help: 'platforms of the installer image: amd64, arm64 (default: amd64)' },
   from: { arg: 'FILE', list: true, help: 'push these OCI archives (from kubewasm image build -o DIR) instead of building\nthem now; repeatable' },
   ...REGISTRY_FLAGS,
 };
@@ -34,8 +36,9 @@ ${flags.shimHelp()}`,
     let archives = from;
     if (!from.length) {
       const shims = flags.shims(ctx.options);
-      const supply = await flags.shimSupply(ctx.options, shims, ['amd64'], process.env, true);
-      archives = (await buildImages({ shims, supply, installerNode: undefined, cacheDir: flags.string(ctx.options, 'cache-dir') ?? defaultCacheDir() }, progress(ctx).shim)).archives;
+      const archs = parseArchList(flags.string(ctx.options, 'arch') ?? 'amd64');
+      const supply = await flags.shimSupply(ctx.options, shims, archs, process.env, true);
+      archives = (await buildImages({ shims, supply, archs, installerNode: undefined, cacheDir: flags.string(ctx.options, 'cache-dir') ?? defaultCacheDir() }, progress(ctx).shim)).archives;
     }
     const pushed = await pushImages(archives, registry);
     ctx.stderr.write(`${describePush(pushed)}\n`);

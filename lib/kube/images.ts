@@ -9,7 +9,7 @@ import { SMOKE_IMAGE } from '../installer-image/smoke.js';
 import { provideShims, type ShimSupply } from '../node/shim-supply.js';
 import { pushArchives, type PushEvent, type PushResult } from '../oci/registry-push.js';
 import type { RegistryTarget } from '../oci/registry-ref.js';
-import type { ShimInfo } from '../shims/catalog.js';
+import type { Arch, ShimInfo } from '../shims/catalog.js';
 import type { ShimEvent } from '../shims/releases.js';
 import { kubewasmArchives } from './load-images.js';
 import { packageRoot } from './package-root.js';
@@ -18,6 +18,8 @@ export interface ImageBuildOptions {
   shims: ShimInfo[];
   supply: ShimSupply;
   installerNode?: string | undefined;
+  /** One platform of the installer image per architecture (default amd64). */
+  archs?: readonly Arch[] | undefined;
   cacheDir: string;
   /** Copy the archives here (default: leave them in the cache). */
   outDir?: string | undefined;
@@ -30,7 +32,9 @@ export interface BuiltImages {
 }
 
 export async function buildImages(o: ImageBuildOptions, onShim?: (e: ShimEvent) => void): Promise<BuiltImages> {
-  const shims = (await provideShims(o.supply, o.shims, ['amd64'], onShim))('amd64');
+  const archs = o.archs ?? ['amd64'];
+  const shimsFor = await provideShims(o.supply, o.shims, archs, onShim);
+  const shims = Object.fromEntries(archs.map((arch) => [arch, shimsFor(arch)]));
   const { root, version } = packageRoot();
   const t = Date.now();
   const built = await buildInstallerImage({ packageRoot: root, version, shims, ...(o.installerNode ? { nodeBinary: o.installerNode } : {}) }, o.cacheDir);
