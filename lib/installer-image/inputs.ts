@@ -187,17 +187,41 @@ async function debData(deb: Buffer, url: string): Promise<Buffer> {
   return unxz(xz);
 }
 
-/** Node has no xz decoder: the system's xz (xz-utils on Linux, `brew install xz` on a Mac) decodes. */
-function unxz(data: Buffer): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const fail = (cause: unknown) => reject(new KubewasmError({ what: `cannot decompress a Debian package with xz: ${(cause as Error).message}`, fix: 'install xz (Debian/Ubuntu: apt-get install xz-utils; macOS: brew install xz), or place an inputs directory built elsewhere in KUBEWASM_IMAGE_INPUTS', cause }));
-    const child = spawn('xz', ['-dc'], { stdio: ['pipe', 'pipe', 'pipe'] });
+/**
+ * Node has no xz decoder, so a program decodes: xz (xz-utils on Linux), else
+ * bsdtar, which macOS and Windows 10+ ship as their `tar` and which rewrites
+ * the archive uncompressed (`-cf - @-`). Each is tried when the one before is
+ * missing.
+ */
+export const XZ_DECODERS: ReadonlyArray<readonly [string, readonly string[]]> = [
+  ['xz', ['-dc']],
+  ['bsdtar', ['-cf', '-', '@-']],
+  ['tar', ['-cf', '-', '@-']],
+];
+
+export async function unxz(data: Buffer, decoders: ReadonlyArray<readonly [string, readonly string[]]> = XZ_DECODERS): Promise<Buffer> {
+  const tried: string[] = [];
+  for (const [program, args] of decoders) {
+    const r = await pipeThrough(program, args, data);
+    if (r.missing) {
+      tried.push(`${program} (not installed)`);
+      continue;
+    }
+    if (r.code === 0) return r.stdout;
+    tried.push(`${program} ${args.join(' ')} (exit ${r.code}: ${r.stderr.trim().split('\n')[0]})`);
+  }
+  throw new KubewasmError({ what: `cannot decompress a Debian package (data.tar.xz): tried ${tried.join(', ')}`, fix: 'install xz (Debian/Ubuntu: apt-get install xz-utils; macOS: brew install xz) or bsdtar (libarchive), or point KUBEWASM_IMAGE_INPUTS at an inputs directory fetched elsewhere' });
+}
+
+function pipeThrough(program: string, args: readonly string[], data: Buffer): Promise<{ missing: boolean; code: number; stdout: Buffer; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(program, [...args], { stdio: ['pipe', 'pipe', 'pipe'] });
     const out: Buffer[] = [];
     const err: Buffer[] = [];
-    child.on('error', fail);
+    child.on('error', (e: NodeJS.ErrnoException) => resolve({ missing: e.code === 'ENOENT', code: 127, stdout: Buffer.alloc(0), stderr: e.message }));
     child.stdout.on('data', (b: Buffer) => out.push(b));
     child.stderr.on('data', (b: Buffer) => err.push(b));
-    child.on('close', (code) => (code === 0 ? resolve(Buffer.concat(out)) : fail(new Error(`exit ${code}: ${Buffer.concat(err).toString().trim()}`))));
+    child.on('close', (code) => resolve({ missing: false, code: code ?? 128, stdout: Buffer.concat(out), stderr: Buffer.concat(err).toString() }));
     child.stdin.on('error', () => {});
     child.stdin.end(data);
   });

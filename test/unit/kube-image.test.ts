@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { importSpecifiers, packageName, shimsByArch } from '../../lib/installer-image/build.js';
-import { arMembers, inputFileName, inputsSource, NODE_RUNTIME_VERSION, parseIntegrity, pinnedInputs } from '../../lib/installer-image/inputs.js';
+import { arMembers, inputFileName, inputsSource, NODE_RUNTIME_VERSION, parseIntegrity, pinnedInputs, unxz } from '../../lib/installer-image/inputs.js';
 import { chooseLoadMethod, parseLoadMethod, planLoad, planRemove, type LoadEnvironment } from '../../lib/kube/load-images.js';
 import { shimManifest } from '../../lib/installer-image/shims.js';
 import { nativeHelloElf, NATIVE_LINE, smokeWasm } from '../../lib/installer-image/smoke.js';
@@ -63,6 +63,17 @@ describe('installer image contents', () => {
     expect(members.get('control.tar.xz')?.toString()).toBe('abc');
     expect(members.get('data.tar.xz')?.toString()).toBe('xyz!');
     expect(() => arMembers(Buffer.from('PK\x03\x04'))).toThrow(/not an ar archive/);
+  });
+
+  it('data.tar.xz is decoded by xz, or by bsdtar (the tar of macOS and Windows) where xz is missing', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'kubewasm-xz-'));
+    writeFileSync(path.join(dir, 'nsenter'), 'ELF');
+    const tarXz = execFileSync('sh', ['-c', `tar -C ${dir} -cf - nsenter | ${requireProgram('xz')} -c`]);
+    const listing = (tar: Buffer) => execFileSync('tar', ['-tf', '-'], { input: tar, encoding: 'utf8' }).trim();
+    expect(listing(await unxz(tarXz, [['xz', ['-dc']]]))).toBe('nsenter');
+    requireProgram('bsdtar');
+    expect(listing(await unxz(tarXz, [['kubewasm-no-such-xz', ['-dc']], ['bsdtar', ['-cf', '-', '@-']]]))).toBe('nsenter');
+    await expect(unxz(tarXz, [['kubewasm-no-such-xz', []], ['kubewasm-no-such-tar', []]])).rejects.toThrow(/tried kubewasm-no-such-xz \(not installed\), kubewasm-no-such-tar \(not installed\)[\s\S]*brew install xz/);
   });
 
   it('the image has one platform per architecture given; a plain shim list means amd64', () => {
