@@ -388,6 +388,13 @@ async function main(): Promise<void> {
       ['floor', 'total', 'download', 'LAN transfer (plain TCP, all nodes at once)', 'waves x median wave (restart until CRI answers)'],
       ks.map((k) => [`K=${k}`, `${floorOf(k).toFixed(1)} s`, `${download.median.toFixed(2)} s`, `${lanTransfer.median.toFixed(2)} s`, `${Math.ceil(n / k)} x ${waves.get(k)!.median.toFixed(2)} s (waves ${waves.get(k)!.min.toFixed(2)}–${waves.get(k)!.max.toFixed(2)} s)`]),
     ));
+    // The nodes and the controller share this machine's CPUs: the leanest contender's CPU seconds over the CPUs bound every wall time from below too.
+    const cpus = readFileSync('/proc/cpuinfo', 'utf8').split('\n').filter((l) => l.startsWith('processor')).length;
+    const cpuOf = (name: string) => col(name, (x) => x.controllerCpuS + x.nodesCpuS).median;
+    const leanest = contenders.map((c) => c.name).sort((a, b) => cpuOf(a) - cpuOf(b))[0]!;
+    const cpuBound = cpuOf(leanest) / cpus;
+    console.log(`\nCPU bound on this machine: the leanest contender (${leanest}) used ${cpuOf(leanest).toFixed(1)} CPU s (controller + nodes) on ${cpus} CPUs: no contender can finish under ${cpuBound.toFixed(1)} s here; the network floor above ignores CPU.`);
+    for (const c of contenders.filter((x) => x.name.startsWith('kubewasm'))) console.log(`${c.name}: ${(col(c.name, (x) => x.wallS).median / Math.max(cpuBound, floorOf(Number(/K=(\d+)/.exec(c.name)![1])))).toFixed(2)}x max(floor, CPU bound); its own CPU ${cpuOf(c.name).toFixed(1)} s`);
   } finally {
     cleanup();
   }
