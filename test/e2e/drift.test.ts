@@ -107,15 +107,15 @@ describe(`the installer keeps the truth on ${NODE} (containerd 2.2)`, () => {
     expect(status.installer.pods).toMatchObject({ scheduled: 1, ready: 1 });
   });
 
-  // 15 s hold 7 of the installer's 2 s polls; /proc counts CPU in 10 ms ticks, so 5 % (750 ms) is read to 1 part in 75.
-  const IDLE_S = 15;
+  // Kept at 5 s + 30 s: with 3 s + 15 s, three runs of three stopped at the third drift case, node-2's containerd hung
+  // at start-up connecting to the wasmtime shim of the Wasm pod sent meanwhile (why the earlier start matters is open).
   it('idle, the installer watches at a small cost', async () => {
-    await new Promise((r) => setTimeout(r, 3_000)); // the re-check its own converge caused
+    await new Promise((r) => setTimeout(r, 5_000));
     const a = installerUsage();
-    await new Promise((r) => setTimeout(r, IDLE_S * 1000));
+    await new Promise((r) => setTimeout(r, 30_000));
     const b = installerUsage();
-    const percent = ((b.cpu - a.cpu) / IDLE_S) * 100;
-    figures.push(`installer pod idle (watching, 2 s poll): ${percent.toFixed(2)} % of a core over ${IDLE_S} s, RSS ${b.rssMiB.toFixed(0)} MiB`);
+    const percent = ((b.cpu - a.cpu) / 30) * 100;
+    figures.push(`installer pod idle (watching, 2 s poll): ${percent.toFixed(2)} % of a core over 30 s, RSS ${b.rssMiB.toFixed(0)} MiB`);
     expect(percent).toBeLessThan(5);
   });
 
