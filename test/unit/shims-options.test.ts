@@ -5,7 +5,8 @@ import { describe, expect, it } from 'vitest';
 import { pinsFromOptions, shimOriginFromOptions } from '../../lib/shims/source-flags.js';
 import { UsageError } from '../../lib/errors.js';
 import { defaultCacheDir } from '../../lib/shims/cache.js';
-import { SHIMS } from '../../lib/shims/catalog.js';
+import { SHIMS, type Arch } from '../../lib/shims/catalog.js';
+import { shimSupply } from '../../lib/node/run-flags.js';
 import { githubApiUrlFrom, githubTokenFromEnv } from '../../lib/shims/github.js';
 import { serializeLock } from '../../lib/shims/lockfile.js';
 
@@ -39,6 +40,15 @@ describe('shim source options', () => {
   it('lets --sha256 SHIM=HEX mean the only architecture asked for, and no other', async () => {
     expect((await pinsFromOptions({ sha256: [`wasmtime=${'b'.repeat(64)}`] }, [SHIMS.wasmtime], ['arm64'])).digests).toEqual({ 'wasmtime/arm64': 'b'.repeat(64) });
     await expect(pinsFromOptions({ sha256: [`wasmtime=${'b'.repeat(64)}`] }, [SHIMS.wasmtime], ['amd64', 'arm64'])).rejects.toThrow(/must name the architecture/);
+  });
+
+  it('install and cluster create pin a bare --sha256 to the architecture the cluster turns out to have (arm64 too)', async () => {
+    const { INSTALL_SHIM_ARCHS } = await import('../../cmd/commands/install.js');
+    const supply = await shimSupply({ sha256: [`wasmtime=${'c'.repeat(64)}`] }, [SHIMS.wasmtime], INSTALL_SHIM_ARCHS, {});
+    const pinsFor = async (archs: Arch[]) => (supply.kind === 'releases' ? (typeof supply.pins === 'function' ? await supply.pins(archs) : supply.pins).digests : undefined);
+    expect(await pinsFor(['arm64'])).toEqual({ 'wasmtime/arm64': 'c'.repeat(64) });
+    expect(await pinsFor(['amd64'])).toEqual({ 'wasmtime/amd64': 'c'.repeat(64) });
+    await expect(pinsFor(['amd64', 'arm64'])).rejects.toThrow(/must name the architecture/); // one archive digest cannot fit two archives
   });
 
   it('refuses malformed or stray pins as usage errors', async () => {
