@@ -95,7 +95,7 @@ describe('kubewasm install --registry on the lab (TLS, auth; nodes pull through 
   });
 
   it('every node pulled both images from the registry through CRI; kubewasm loaded nothing', () => {
-    const nodeIps = NODES.map((n) => onNode(n, 'hostname -I').trim().split(/\s+/)[0]!);
+    const nodeIps = NODES.map((n) => kubectl(['get', 'node', n, '-o', 'jsonpath={.status.addresses[?(@.type=="InternalIP")].address}']).trim());
     const log = registry.log();
     for (const [i, n] of NODES.entries()) {
       const images = onNode(n, 'ctr -n k8s.io images ls -q');
