@@ -11,7 +11,7 @@ const OWN: flags.Flags = {
   keep: { help: 'keep the pods (for kubectl describe)' },
   bench: { help: "instead: N Wasm pods and N runc pods doing the same work (print a line), alternating\non one node; prints median and p95 of create -> Succeeded, and containerd's own\ncreate -> start -> exit (CRI timestamps, ns, via the installer pod; else the pod status, 1 s)" },
   runs: { arg: 'N', help: 'bench runs per side (default 10)' },
-  'runc-image': { arg: 'REF', help: `the runc side's image (default ${NATIVE_IMAGE}, a static x86-64 program)` },
+  'runc-image': { arg: 'REF', help: `the runc side's image (default ${NATIVE_IMAGE}, a static amd64 or arm64 program)` },
   output: { arg: 'FORMAT', short: 'o', help: 'text (default) or json' },
 };
 

@@ -139,12 +139,16 @@ export function installerArchivePath(cacheDir: string, name: string): string {
   return path.join(cacheDir, 'images', `${name.replace(/[/:]/g, '_')}.tar`);
 }
 
-/** Writes any image spec into the cache (the smoke images); returns the archive's path. */
-export async function cachedImageArchive(spec: ImageSpec, cacheDir: string): Promise<string> {
+/** Writes any image spec into the cache (the smoke images; a list: one index of its platforms); returns the archive's path. */
+export async function cachedImageArchive(spec: ImageSpec | readonly ImageSpec[], cacheDir: string): Promise<string> {
+  const specs = Array.isArray(spec) ? spec : [spec as ImageSpec];
   const dir = path.join(cacheDir, 'images');
   await mkdir(dir, { recursive: true });
-  const file = path.join(dir, `${spec.name.replace(/[/:]/g, '_')}-${contentDigest(spec.files).slice(0, 12)}.tar`);
-  if (!existsSync(file)) await writeImageArchive(file, spec);
+  const digest = createHash('sha256');
+  for (const s of specs) digest.update(`${s.platform ? platformKey(s.platform) : ''}\0${contentDigest(s.files)}\0`);
+  const key = specs.length === 1 && !Array.isArray(spec) ? contentDigest(specs[0]!.files) : digest.digest('hex');
+  const file = path.join(dir, `${specs[0]!.name.replace(/[/:]/g, '_')}-${key.slice(0, 12)}.tar`);
+  if (!existsSync(file)) await (Array.isArray(spec) ? writeImageIndexArchive(file, specs[0]!.name, specs) : writeImageArchive(file, specs[0]!));
   return file;
 }
 

@@ -1,9 +1,10 @@
 // The smoke-test images `kubewasm verify` runs, built without a registry or a
 // compiler: a WASI module that prints one known line (for the Wasm
-// RuntimeClasses) and, for `verify --bench`, a static x86-64 Linux program
-// doing the same work (print one line, exit 0) for the runc side.
+// RuntimeClasses) and, for `verify --bench`, a static Linux program (x86-64
+// and arm64) doing the same work (print one line, exit 0) for the runc side.
 import type { ImageSpec } from '../oci/image-archive.js';
 import type { WasmImage } from '../oci/wasm-image.js';
+import { ARCHES, type Arch } from '../shims/catalog.js';
 
 export const SMOKE_IMAGE = 'kubewasm.io/smoke:hello';
 export const SMOKE_LINE = 'hello from kubewasm wasm';
@@ -46,25 +47,21 @@ export async function smokeWasiImage(): Promise<WasmImage> {
 }
 
 /**
- * A complete static ELF64 x86-64 executable, assembled here: write(1, line,
- * len); exit(0). 153 bytes of headers and code + the line; no libc, no loader.
+ * A complete static ELF64 executable for `arch`, assembled here: write(1,
+ * line, len); exit(0). 152-153 bytes of headers and code + the line; no libc,
+ * no loader.
  */
-export function nativeHelloElf(line = `${NATIVE_LINE}\n`): Buffer {
+export function nativeHelloElf(line = `${NATIVE_LINE}\n`, arch: Arch = 'amd64'): Buffer {
   const msg = Buffer.from(line, 'utf8');
-  if (msg.length > 0x7fffffff) throw new Error('line too long');
+  if (msg.length > (arch === 'arm64' ? 0xffff : 0x7fffffff)) throw new Error('line too long');
   const base = 0x400000n;
   const headerSize = 64 + 56;
-  // mov eax,1 | mov edi,1 | lea rsi,[rip+16] | mov edx,len | syscall | mov eax,60 | xor edi,edi | syscall
-  const code = Buffer.concat([
-    Buffer.from([0xb8, 1, 0, 0, 0, 0xbf, 1, 0, 0, 0, 0x48, 0x8d, 0x35, 16, 0, 0, 0, 0xba]),
-    u32(msg.length),
-    Buffer.from([0x0f, 0x05, 0xb8, 60, 0, 0, 0, 0x31, 0xff, 0x0f, 0x05]),
-  ]);
+  const code = arch === 'arm64' ? aarch64Code(msg.length) : x86Code(msg.length);
   const total = headerSize + code.length + msg.length;
   const ehdr = Buffer.concat([
     Buffer.from([0x7f, 0x45, 0x4c, 0x46, 2, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0]),
     u16(2), // ET_EXEC
-    u16(0x3e), // x86-64
+    u16(arch === 'arm64' ? 0xb7 : 0x3e), // EM_AARCH64, EM_X86_64
     u32(1),
     u64(base + BigInt(headerSize)), // entry: the code right after the headers
     u64(64n), // program headers right after this header
@@ -77,13 +74,28 @@ export function nativeHelloElf(line = `${NATIVE_LINE}\n`): Buffer {
     u16(0),
     u16(0),
   ]);
-  const phdr = Buffer.concat([u32(1) /* PT_LOAD */, u32(5) /* R+X */, u64(0n), u64(base), u64(base), u64(BigInt(total)), u64(BigInt(total)), u64(0x1000n)]);
+  // 64 KiB alignment: arm64 kernels may use 64 KiB pages (0x400000 is aligned either way)
+  const phdr = Buffer.concat([u32(1) /* PT_LOAD */, u32(5) /* R+X */, u64(0n), u64(base), u64(base), u64(BigInt(total)), u64(BigInt(total)), u64(arch === 'arm64' ? 0x10000n : 0x1000n)]);
   return Buffer.concat([ehdr, phdr, code, msg]);
 }
 
-/** The runc side of `verify --bench`: /hello prints NATIVE_LINE. linux/amd64 only. */
-export function nativeImageSpec(): ImageSpec {
-  return { name: NATIVE_IMAGE, files: [{ path: '/hello', data: nativeHelloElf(), mode: 0o755 }], entrypoint: ['/hello'] };
+/** mov eax,1 | mov edi,1 | lea rsi,[rip+16] | mov edx,len | syscall | mov eax,60 | xor edi,edi | syscall; the line follows. */
+function x86Code(len: number): Buffer {
+  return Buffer.concat([Buffer.from([0xb8, 1, 0, 0, 0, 0xbf, 1, 0, 0, 0, 0x48, 0x8d, 0x35, 16, 0, 0, 0, 0xba]), u32(len), Buffer.from([0x0f, 0x05, 0xb8, 60, 0, 0, 0, 0x31, 0xff, 0x0f, 0x05])]);
+}
+
+/** mov x0,#1 | adr x1,line (28 bytes on) | mov x2,#len | mov x8,#64 (write) | svc 0 | mov x0,#0 | mov x8,#93 (exit) | svc 0; the line follows. */
+function aarch64Code(len: number): Buffer {
+  const movz = (reg: number, imm: number) => (0xd2800000 | (imm << 5) | reg) >>> 0;
+  return Buffer.concat([movz(0, 1), 0x10000000 | (7 << 5) | 1, movz(2, len), movz(8, 64), 0xd4000001, movz(0, 0), movz(8, 93), 0xd4000001].map(u32));
+}
+
+/**
+ * The runc side of `verify --bench`: /hello prints NATIVE_LINE. One image per
+ * platform (linux/amd64, linux/arm64), archived as one index: each node takes its own.
+ */
+export function nativeImageSpec(): ImageSpec[] {
+  return ARCHES.map((arch) => ({ name: NATIVE_IMAGE, platform: { os: 'linux', architecture: arch }, files: [{ path: '/hello', data: nativeHelloElf(undefined, arch), mode: 0o755 }], entrypoint: ['/hello'] }));
 }
 
 function u16(n: number): Buffer {

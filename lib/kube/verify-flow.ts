@@ -62,7 +62,7 @@ export function benchTable(r: BenchResult): string {
     `pod start to completion on ${r.node}${r.containerRuntime ? ` (${r.containerRuntime})` : ''}, ${r.wasm.runs} runs each (ms; create request -> Succeeded seen by a watch: moves with the kubelet's status writes):`,
     `${''.padEnd(28)}${'median'.padStart(8)}${'p95'.padStart(8)}${'min'.padStart(8)}${'max'.padStart(8)}`,
     row(`wasm (${r.runtimeClass})`, r.wasm),
-    row('runc (static x86-64 binary)', r.runc),
+    row('runc (static native binary)', r.runc),
     '',
     runtimeTable(r.runtime, `wasm (${r.runtimeClass})`),
   ].join('\n');

@@ -9,7 +9,8 @@ import { importSpecifiers, packageName, shimsByArch } from '../../lib/installer-
 import { arMembers, inputFileName, inputsSource, NODE_RUNTIME_VERSION, parseIntegrity, pinnedInputs, unxz } from '../../lib/installer-image/inputs.js';
 import { chooseLoadMethod, parseLoadMethod, planLoad, planRemove, type LoadEnvironment } from '../../lib/kube/load-images.js';
 import { shimManifest } from '../../lib/installer-image/shims.js';
-import { nativeHelloElf, NATIVE_LINE, smokeWasm } from '../../lib/installer-image/smoke.js';
+import { nativeHelloElf, NATIVE_IMAGE, nativeImageSpec, NATIVE_LINE, smokeWasm } from '../../lib/installer-image/smoke.js';
+import { buildImageIndexArchive, platformKey } from '../../lib/oci/image-archive.js';
 import { SHIMS } from '../../lib/shims/catalog.js';
 import { requireProgram } from '../../scripts/lab/support/requirements.js';
 
@@ -27,6 +28,17 @@ describe('smoke programs', () => {
     chmodSync(file, 0o755);
     expect(execFileSync(file, { encoding: 'utf8' })).toBe(`${NATIVE_LINE}\n`);
     expect(nativeHelloElf().length).toBe(153 + NATIVE_LINE.length + 1);
+  });
+
+  it('the static arm64 program prints its line and exits 0 (under qemu-aarch64-static); the runc smoke image is an index of both', () => {
+    const qemu = requireProgram('qemu-aarch64-static');
+    const file = path.join(mkdtempSync(path.join(tmpdir(), 'kubewasm-elf-')), 'hello');
+    writeFileSync(file, nativeHelloElf(undefined, 'arm64'));
+    chmodSync(file, 0o755);
+    expect(execFileSync(qemu, [file], { encoding: 'utf8' })).toBe(`${NATIVE_LINE}\n`);
+    expect(readFileSync(file).readUInt16LE(18)).toBe(183); // EM_AARCH64: qemu-aarch64 would refuse anything else, the node's runc too
+    const index = buildImageIndexArchive(NATIVE_IMAGE, nativeImageSpec());
+    expect(index.images.map((i) => platformKey(i.platform))).toEqual(['linux/amd64', 'linux/arm64']);
   });
 });
 
