@@ -180,7 +180,6 @@ describe('containerd 2.4 with its default config: the Transfer Service leaves wa
     await node.withoutKubewasm(node.base, async () => {
       expect(await node.pull()).toMatchObject({ ok: true });
       const result = await node.runWasm('packed');
-      console.log(`containerd 2.4, crictl create without kubewasm's setting: ${result.out}`);
       expect(result.created).toBe(false);
       expect(result.out).toMatch(PACKED);
     });
@@ -229,6 +228,7 @@ describe('containerd 2.2: its defaults unpack every platform; check_platform_sup
   }, 300_000);
 
   it('the defaults: kubewasm writes nothing for image pulls, and the wasmtime shim runs the image', async () => {
+    writeFileSync(node.c.configPath, node.base);
     const plan = await node.withKubewasm(async () => {
       expect(readFileSync(node.c.configPath, 'utf8')).not.toContain('use_local_image_pull = true');
       expect(await node.pull()).toMatchObject({ ok: true });
