@@ -111,7 +111,7 @@ describe('kubewasm install --registry on the lab (TLS, auth; nodes pull through 
   it('a second kubewasm image push of the same images sends no blob', async () => {
     const again = await kubewasm(['image', 'push', `${registry.address}/kubewasm`, '--shim-dir', path.dirname(env.shimBinary), '--registry-config', dockerConfigFile, '--ca-file', registry.caFile]);
     expect(again.code).toBe(0);
-    expect(again.stderr).toMatch(/pushed 3 image\(s\) in [\d.]+s: 0 blob\(s\) uploaded, 6 already there/);
+    expect(again.stderr).toMatch(/pushed 3 image\(s\) in [\d.]+s: 0 blob\(s\) uploaded, [1-9]\d* already there; 0\.0 MB sent/);
     expect(again.stdout).toContain(pushed.installer);
     console.log(`\nsecond push: ${again.stderr.trim()}\n`);
   });
