@@ -12,9 +12,8 @@ import type { NodeHost } from '../../dist/lib/host/host.js';
 import { runFleet, type FleetOutcome } from '../../dist/lib/node/fleet.js';
 import { openTarget, type NodeTarget } from '../../dist/lib/node/targets.js';
 import { SHIMS } from '../../dist/lib/shims/catalog.js';
-import { CRICTL } from '../lab/support/containerd.ts';
+import { createDockerCluster } from '../lab/support/docker-nodes.ts';
 import { createNet, createNode, type TestNode } from '../lab/support/netns.ts';
-import { requireProgram } from '../lab/support/requirements.ts';
 import { clientKey, startSshd } from '../lab/support/sshd.ts';
 
 const cache = process.env['KUBEWASM_CACHE'] ?? '/var/cache/kubewasm-lab';
@@ -122,46 +121,10 @@ function sshNodes(work: string): Via {
 }
 
 function dockerNodes(): Via {
-  const docker = (args: string[]) => execFileSync(requireProgram('docker'), args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim();
-  const image = docker(['images', 'kubewasm-lab/node', '--format', '{{.Repository}}:{{.Tag}}']).split('\n').filter(Boolean)[0];
-  if (!image) throw new Error('the lab node image kubewasm-lab/node is missing: run scripts/lab/node-image/build');
-  const network = 'kwbench-noop';
-  const names = Array.from({ length: count }, (_, i) => `kwnoop-worker${i + 1}`);
-  const cleanup = () => {
-    for (const name of names) {
-      try {
-        docker(['rm', '-f', '-v', name]);
-      } catch {
-        // not there
-      }
-    }
-    try {
-      docker(['network', 'rm', network]);
-    } catch {
-      // not there
-    }
-  };
-  cleanup();
-  docker(['network', 'create', '--driver', 'bridge', '--internal', '--subnet', '10.247.127.0/24', network]);
-  for (const name of names) {
-    docker(['run', '-d', '--name', name, '--hostname', name, '--network', network, '--privileged', '--security-opt', 'seccomp=unconfined',
-      '--tmpfs', '/run', '--tmpfs', '/tmp', '-v', '/var/lib/containerd', '--stop-signal', 'SIGRTMIN+3', '-v', `${CRICTL}:/usr/local/sbin/crictl:ro`,
-      '--label', 'io.x-k8s.kind.cluster=kwnoop', '--label', 'io.x-k8s.kind.role=worker', image]);
-  }
-  const pid = (name: string) => docker(['exec', name, 'systemctl', 'show', '-p', 'MainPID', '--value', 'containerd']);
-  for (const name of names) {
-    let up = false;
-    for (let i = 0; i < 300 && !up; i++) {
-      try {
-        docker(['exec', name, 'crictl', '--runtime-endpoint', 'unix:///run/containerd/containerd.sock', 'info']);
-        up = true;
-      } catch {
-        execFileSync('sleep', ['0.1']);
-      }
-    }
-    if (!up) throw new Error(`${name}: containerd's CRI did not come up within 30s`);
-  }
-  return { name: 'docker', targets: names.map((n) => ({ kind: 'docker', name: n, container: n })), pids: () => names.map(pid), cleanup };
+  // kind-labelled lab node containers on an internal network of their own: a control plane and count-1 workers.
+  const cluster = createDockerCluster('kwnoop', '10.247.127.0/24', count - 1, { internal: true });
+  const pid = (name: string) => cluster.run(name, 'systemctl show -p MainPID --value containerd').trim();
+  return { name: 'docker', targets: cluster.nodes.map((n) => ({ kind: 'docker', name: n, container: n })), pids: () => cluster.nodes.map(pid), cleanup: cluster.cleanup };
 }
 
 async function bench(via: Via, dir: string): Promise<void> {

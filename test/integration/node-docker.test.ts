@@ -16,7 +16,7 @@ import { DockerApi } from '../../lib/host/docker-api.js';
 import { DockerHost, findClusterNodes } from '../../lib/host/docker.js';
 import { SHIMS } from '../../lib/shims/catalog.js';
 import { writeStandInShim } from '../../scripts/lab/support/containerd.js';
-import { createDockerCluster, type DockerCluster } from '../support/docker-nodes.js';
+import { createDockerCluster, type DockerCluster } from '../../scripts/lab/support/docker-nodes.js';
 import { kubewasm } from '../support/kubewasm-cli.js';
 
 const work = mkdtempSync(path.join(tmpdir(), 'kubewasm-docker-test-'));

@@ -1,16 +1,17 @@
-// kind-like node containers for the docker transport's tests: the lab's node
-// image (Debian, systemd as PID 1, containerd 1.6; scripts/lab/node-image),
-// labelled the way kind labels its nodes, on a docker network the test
-// creates (never Docker's default bridge), run by the lab's dockerd.
+// kind-like node containers for the docker transport's tests and the no-op
+// bench: the lab's node image (Debian, systemd as PID 1, containerd 1.6;
+// scripts/lab/node-image), labelled the way kind labels its nodes, on a docker
+// network the caller creates (never Docker's default bridge), run by the lab's dockerd.
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { CRICTL } from '../../scripts/lab/support/containerd.js';
-import { requireProgram } from '../../scripts/lab/support/requirements.js';
+import { CRICTL } from './containerd.js';
+import { requireProgram } from './requirements.js';
 
 const docker = (args: string[]) => execFileSync(requireProgram('docker'), args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim();
 
 export interface DockerCluster {
   network: string;
+  /** The node containers (the load balancer is not one). */
   nodes: string[];
   /** Runs a shell script in a node container. */
   run(node: string, script: string): string;
@@ -31,8 +32,11 @@ export function labNodeImage(): string {
   return image;
 }
 
-/** A "kind cluster" named `cluster`: nodes `<cluster>-control-plane`, `<cluster>-worker`…, plus a load balancer container that is not a node. */
-export function createDockerCluster(cluster: string, subnet: string, workers = 1): DockerCluster {
+/**
+ * A "kind cluster" named `cluster`: nodes `<cluster>-control-plane`, `<cluster>-worker`…, plus a load
+ * balancer container that is not a node. `internal`: a network with no route out (the benches).
+ */
+export function createDockerCluster(cluster: string, subnet: string, workers = 1, { internal = false } = {}): DockerCluster {
   const image = labNodeImage();
   const network = `kwt-${cluster}`;
   const names = [`${cluster}-control-plane`, ...Array.from({ length: workers }, (_, i) => `${cluster}-worker${i ? i + 1 : ''}`)];
@@ -51,7 +55,7 @@ export function createDockerCluster(cluster: string, subnet: string, workers = 1
     }
   };
   cleanup();
-  docker(['network', 'create', '--driver', 'bridge', '--subnet', subnet, '--label', 'io.kubewasm.test=1', network]);
+  docker(['network', 'create', '--driver', 'bridge', ...(internal ? ['--internal'] : []), '--subnet', subnet, '--label', 'io.kubewasm.test=1', network]);
   for (const [i, name] of names.entries()) {
     docker([
       'run', '-d', '--name', name, '--hostname', name, '--network', network,
