@@ -2,10 +2,11 @@
 // installer (carrying the verified shims) and the smoke images `verify` runs
 // (`kubewasm image build`), and their push to a registry whose nodes pull
 // (`kubewasm image push`, `install --registry`).
-import { copyFile, mkdir } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { copyFile, mkdir, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { buildInstallerImage, INSTALLER_REPOSITORY } from '../installer-image/build.js';
-import { SMOKE_IMAGE } from '../installer-image/smoke.js';
+import { SMOKE_IMAGE, SMOKE_WASI_IMAGE, smokeWasiImage } from '../installer-image/smoke.js';
 import { provideShims, type ShimSupply } from '../node/shim-supply.js';
 import { pushArchives, type PushEvent, type PushResult } from '../oci/registry-push.js';
 import type { RegistryTarget } from '../oci/registry-ref.js';
@@ -57,12 +58,30 @@ export interface RegistryOptions {
   caFile?: string | undefined;
 }
 
-/** Pushes archives; returns where each image went, and the installer's and smoke image's references. */
-export async function pushImages(archives: string[], o: RegistryOptions, onEvent?: (e: PushEvent) => void): Promise<PushResult & { installer?: string; smoke?: string }> {
+/**
+ * The smoke module as a wasi/wasm image (one manifest, a tar layer) as an OCI
+ * archive in the cache, for registries only: nodes pull it through CRI as
+ * users' Wasm images arrive (`ctr images import` would skip its platform).
+ */
+export async function smokeWasiArchive(cacheDir: string): Promise<string> {
+  const image = await smokeWasiImage();
+  const dir = path.join(cacheDir, 'images');
+  const file = path.join(dir, `${SMOKE_WASI_IMAGE.replace(/[/:]/g, '_')}-${image.top.digest.slice(7, 19)}.tar`);
+  if (!existsSync(file)) {
+    await mkdir(dir, { recursive: true });
+    await writeFile(`${file}.tmp`, image.tar);
+    await rename(`${file}.tmp`, file);
+  }
+  return file;
+}
+
+/** Pushes archives; returns where each image went, and the installer's and smoke images' references. */
+export async function pushImages(archives: string[], o: RegistryOptions, onEvent?: (e: PushEvent) => void): Promise<PushResult & { installer?: string; smoke?: string; wasi?: string }> {
   const result = await pushArchives({ ...o, archives, ...(onEvent ? { onEvent } : {}) });
   const installer = result.images.find((i) => i.source.startsWith(`${INSTALLER_REPOSITORY}:`))?.reference;
   const smoke = result.images.find((i) => i.source === SMOKE_IMAGE)?.reference;
-  return { ...result, ...(installer ? { installer } : {}), ...(smoke ? { smoke } : {}) };
+  const wasi = result.images.find((i) => i.source === SMOKE_WASI_IMAGE)?.reference;
+  return { ...result, ...(installer ? { installer } : {}), ...(smoke ? { smoke } : {}), ...(wasi ? { wasi } : {}) };
 }
 
 /** One line about a push: what went where, what it cost. */

@@ -10,7 +10,7 @@ import { ARCHES, type Arch, type ShimInfo } from '../shims/catalog.js';
 import type { ShimEvent } from '../shims/releases.js';
 import type { Kube } from './client.js';
 import { describeDistro, detectDistro, type Distro } from './distro.js';
-import { describePush, pushImages, type RegistryOptions } from './images.js';
+import { describePush, pushImages, smokeWasiArchive, type RegistryOptions } from './images.js';
 import { chooseLoadMethod, kubewasmArchives, loadEnvironment, loadImages, type LoadEnvironment, type LoadMethod } from './load-images.js';
 import { installObjects, runtimeClasses } from './manifests.js';
 import { DEFAULT_INSTALLER_IMAGE, desiredDigest, OPT_IN_LABEL, OPT_IN_VALUE } from './names.js';
@@ -83,13 +83,16 @@ export async function install(kube: Kube, o: InstallOptions, onEvent: (e: Cluste
 
   // 2. Into a registry the nodes pull from, or into the nodes' containerd where the cluster cannot pull them.
   let smokeImage: string | undefined;
+  let wasiImage: string | undefined;
   if (o.registry) {
     const where = `${o.registry.target.registry}/${o.registry.target.repository}`;
-    if (o.dryRun) say(`would push the installer and smoke images to ${where}; the nodes pull them from there`);
+    if (o.dryRun) say(`would push the installer and smoke images (the wasi/wasm form too) to ${where}; the nodes pull them from there`);
     else {
-      const pushed = await pushImages(archives, o.registry);
+      // The wasi/wasm form only goes through a registry: a pull is how users' Wasm images reach a node.
+      const pushed = await pushImages([...archives, await smokeWasiArchive(o.cacheDir)], o.registry);
       image = pushed.installer ?? image;
       smokeImage = pushed.smoke;
+      wasiImage = pushed.wasi;
       say(`${describePush(pushed)}; the nodes pull ${image}`);
     }
   } else {
@@ -131,7 +134,7 @@ export async function install(kube: Kube, o: InstallOptions, onEvent: (e: Cluste
 
   // 6. Prove it.
   if (!o.verify) return true;
-  const results = await verifyRuntimeClasses(kube, await kubewasmRuntimeClasses(kube), { namespace: o.namespace, ...(smokeImage ? { image: smokeImage } : {}), ...(o.imagePullSecrets ? { imagePullSecrets: o.imagePullSecrets } : {}), onResult: (result) => onEvent({ type: 'verify', result }) });
+  const results = await verifyRuntimeClasses(kube, await kubewasmRuntimeClasses(kube), { namespace: o.namespace, ...(smokeImage ? { image: smokeImage } : {}), ...(wasiImage ? { wasiImage } : {}), ...(o.imagePullSecrets ? { imagePullSecrets: o.imagePullSecrets } : {}), onResult: (result) => onEvent({ type: 'verify', result }) });
   return results.every((r) => r.ok);
 }
 

@@ -3,7 +3,9 @@
 // gateway, which the nodes' containerd trust through certs.d (the lab sets
 // that up, not kubewasm). kubewasm pushes the installer and smoke images; the
 // kubelets pull them through CRI with an imagePullSecret; verify passes on
-// the containerd 1.6, 2.2 and 2.4 nodes; kubewasm loads nothing into a node.
+// the containerd 1.6, 2.2 and 2.4 nodes, with the smoke image and with its
+// wasi/wasm form (one manifest, a tar layer: how users ship Wasm images);
+// kubewasm loads nothing into a node.
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -28,10 +30,14 @@ describe('kubewasm install --registry on the lab (TLS, auth; nodes pull through 
   let env: LabEnv;
   let registry: Registry;
   let dockerConfigFile = '';
-  const pushed: Record<'installer' | 'smoke' | 'built', string> = { installer: '', smoke: '', built: '' };
+  const pushed: Record<'installer' | 'smoke' | 'wasi' | 'built', string> = { installer: '', smoke: '', wasi: '', built: '' };
   const kubectl = (args: string[]) => execFileSync(env.kubectl, ['--kubeconfig', env.kubeconfig, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
   const onNode = (n: string, script: string) => execFileSync('docker', ['exec', node(n), 'sh', '-c', script], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
   const run = (args: string[]) => kubewasm([...args, '--kubeconfig', env.kubeconfig], { CI: '1' });
+  // Pulls from an earlier run (same address, same content tags) would let the kubelet skip the pull (IfNotPresent).
+  const forgetPulls = () => {
+    for (const n of NODES) onNode(n, `ctr -n k8s.io images ls -q | grep -F '${registry.address}/' | xargs -r ctr -n k8s.io images rm --sync >/dev/null`);
+  };
 
   beforeAll(async () => {
     requireRoot();
@@ -49,6 +55,7 @@ describe('kubewasm install --registry on the lab (TLS, auth; nodes pull through 
     // A clean start, then the pull secret the user would create for a private registry.
     await run(['uninstall', '--force', '--timeout', '3m']);
     for (let i = 0; i < 120 && kubectl(['get', 'namespace', NAMESPACE, '--ignore-not-found', '-o', 'name']).trim(); i++) await new Promise((r) => setTimeout(r, 1000));
+    forgetPulls();
     kubectl(['create', 'namespace', NAMESPACE]);
     const { user, password } = registry.users[0]!;
     kubectl(['-n', NAMESPACE, 'create', 'secret', 'docker-registry', SECRET, `--docker-server=${registry.address}`, `--docker-username=${user}`, `--docker-password=${password}`]);
@@ -56,6 +63,7 @@ describe('kubewasm install --registry on the lab (TLS, auth; nodes pull through 
 
   afterAll(async () => {
     if (env) await run(['uninstall', '--force', '--timeout', '5m']);
+    if (env && registry) forgetPulls();
     await registry?.stop();
     rmSync(work, { recursive: true, force: true });
     // uninstall removes the smoke image the lab preloads; `up` (idempotent) loads what is missing again.
@@ -70,7 +78,7 @@ describe('kubewasm install --registry on the lab (TLS, auth; nodes pull through 
     expect(result.code).toBe(0);
     const installer = new RegExp(`the nodes pull (${registry.address.replace(/\./g, '\\.')}/kubewasm/node-installer:\\S+-[0-9a-f]{12})`).exec(out)?.[1];
     expect(installer, out).toBeDefined();
-    expect(out).toMatch(/pushed 3 image\(s\)/);
+    expect(out).toMatch(/pushed 4 image\(s\)/);
     expect(out).not.toMatch(/loaded .* into|images loaded into/);
     for (const n of NODES) expect(result.stderr).toContain(`${n}: ✓ ready: wasmtime`);
     pushed.installer = installer!;
@@ -78,29 +86,34 @@ describe('kubewasm install --registry on the lab (TLS, auth; nodes pull through 
     pushed.built = /installer image (\S+)/.exec(out)?.[1] ?? '';
     expect(pushed.built).toMatch(/^kubewasm\.io\/node-installer:/);
     expect(result.stdout).toMatch(/✓ RuntimeClass wasmtime: printed "hello from kubewasm wasm"/);
+    pushed.wasi = new RegExp(`✓ RuntimeClass wasmtime: wasi/wasm image (${registry.address.replace(/\./g, '\\.')}/kubewasm/smoke:hello-wasi-[0-9a-f]{12}): printed "hello from kubewasm wasm"`).exec(result.stdout)?.[1] ?? '';
+    expect(pushed.wasi, result.stdout).not.toBe('');
     expect(kubectl(['-n', NAMESPACE, 'get', 'daemonset', 'kubewasm-node-installer', '-o', 'jsonpath={.spec.template.spec.containers[0].image} {.spec.template.spec.imagePullSecrets[0].name}'])).toBe(`${installer} ${SECRET}`);
-    console.log(`\ninstall --registry on 3 nodes (1.6, 2.2, 2.4): ${((Date.now() - t0) / 1000).toFixed(1)} s end to end; ${/pushed 3 image\(s\)[^\n]*/.exec(out)?.[0]}\n`);
+    console.log(`\ninstall --registry on 3 nodes (1.6, 2.2, 2.4): ${((Date.now() - t0) / 1000).toFixed(1)} s end to end; ${/pushed 4 image\(s\)[^\n]*/.exec(out)?.[0]}\n`);
   });
 
-  it('verify passes on each node from the pushed smoke image (pulled with the secret)', async () => {
+  it('verify passes on each node from the pushed smoke image and its wasi/wasm form (pulled with the secret)', async () => {
     const tags = JSON.parse((await registry.api('/v2/kubewasm/smoke/tags/list')).body) as { tags: string[] };
-    const smoke = `${registry.address}/kubewasm/smoke:${tags.tags.find((t) => t.startsWith('hello-'))}`;
+    const smoke = `${registry.address}/kubewasm/smoke:${tags.tags.find((t) => /^hello-[0-9a-f]{12}$/.test(t))}`;
     pushed.smoke = smoke;
+    expect(tags.tags.map((t) => `${registry.address}/kubewasm/smoke:${t}`)).toContain(pushed.wasi);
     const kube = Kube.connect({ kubeconfig: env.kubeconfig });
     const classes = (await kubewasmRuntimeClasses(kube)).filter((rc) => rc.metadata?.name === 'wasmtime');
     for (const n of NODES) {
-      const [result] = await verifyRuntimeClasses(kube, classes, { namespace: NAMESPACE, image: smoke, imagePullSecrets: [SECRET], node: n });
+      const [result, wasi] = await verifyRuntimeClasses(kube, classes, { namespace: NAMESPACE, image: smoke, wasiImage: pushed.wasi, imagePullSecrets: [SECRET], node: n });
       expect(result, `${n}: ${result?.message}`).toMatchObject({ runtimeClass: 'wasmtime', status: 'passed', node: n });
+      expect(wasi, `${n}: ${wasi?.message}`).toMatchObject({ runtimeClass: 'wasmtime', status: 'passed', node: n, image: pushed.wasi });
     }
   });
 
-  it('every node pulled both images from the registry through CRI; kubewasm loaded nothing', () => {
+  it('every node pulled the installer, smoke and wasi/wasm images from the registry through CRI; kubewasm loaded nothing', () => {
     const nodeIps = NODES.map((n) => kubectl(['get', 'node', n, '-o', 'jsonpath={.status.addresses[?(@.type=="InternalIP")].address}']).trim());
     const log = registry.log();
     for (const [i, n] of NODES.entries()) {
       const images = onNode(n, 'ctr -n k8s.io images ls -q');
       expect(images, n).toContain(pushed.installer);
       expect(images, n).toContain(pushed.smoke);
+      expect(images.split('\n'), `${n} pulled the wasi/wasm image`).toContain(pushed.wasi);
       expect(images.split('\n'), `${n} holds no image kubewasm would have loaded`).not.toContain(pushed.built);
       // The registry saw this node fetch the installer's manifest.
       const fetched = log.split('\n').filter((line) => line.includes(`remoteaddr=${nodeIps[i]}:`) || line.includes(`remoteaddr="${nodeIps[i]}:`));
