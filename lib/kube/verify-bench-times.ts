@@ -70,23 +70,27 @@ export function containerId(pod: V1Pod | undefined): string | undefined {
   return m?.[1];
 }
 
-export interface FineSummary {
+export interface Summary {
   runs: number;
   medianMs: number;
   p95Ms: number;
   minMs: number;
   maxMs: number;
 }
+export type FineSummary = Summary;
 
-/** Median, p95 (nearest rank), min, max, kept to 0.01 ms (the runtime figures are a few ms). */
-export function summarizeFine(samples: readonly number[]): FineSummary {
+/** Pure: median, p95 (nearest rank), min and max of the samples, rounded to `decimals`. */
+export function summarize(samples: readonly number[], decimals = 0): Summary {
   if (samples.length === 0) throw new Error('no samples');
   const s = [...samples].sort((a, b) => a - b);
   const at = (p: number) => s[Math.min(s.length - 1, Math.max(0, Math.ceil(p * s.length) - 1))]!;
   const median = s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
-  const r = (x: number) => Math.round(x * 100) / 100;
+  const r = (x: number) => Math.round(x * 10 ** decimals) / 10 ** decimals;
   return { runs: s.length, medianMs: r(median), p95Ms: r(at(0.95)), minMs: r(s[0]!), maxMs: r(s[s.length - 1]!) };
 }
+
+/** The runtime figures are a few ms: kept to 0.01 ms. */
+export const summarizeFine = (samples: readonly number[]): Summary => summarize(samples, 2);
 
 export interface RuntimeSummary {
   createToStart: FineSummary | null;

@@ -16,8 +16,8 @@ import { KubewasmError } from '../errors.js';
 import { NATIVE_IMAGE, NATIVE_LINE, SMOKE_IMAGE, SMOKE_LINE } from '../installer-image/smoke.js';
 import type { Kube } from './client.js';
 import { INSTALLER, NAMESPACE } from './names.js';
-import { containerId, criSample, podStatusSample, runtimeTimes, type RuntimeSample, type RuntimeTimes } from './verify-bench-times.js';
-import { podName, runPod, smokePod, summarize, type Summary } from './verify.js';
+import { containerId, criSample, podStatusSample, runtimeTimes, summarize, type RuntimeSample, type RuntimeTimes, type Summary } from './verify-bench-times.js';
+import { podName, runPod, smokePod } from './verify.js';
 
 export interface BenchResult {
   node: string;

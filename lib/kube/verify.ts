@@ -261,23 +261,6 @@ export async function verifyRuntimeClasses(
 
 // ---- bench ----
 
-export interface Summary {
-  runs: number;
-  medianMs: number;
-  p95Ms: number;
-  minMs: number;
-  maxMs: number;
-}
-
-/** Pure: median and p95 (nearest rank) of the samples. */
-export function summarize(samples: readonly number[]): Summary {
-  if (samples.length === 0) throw new Error('no samples');
-  const s = [...samples].sort((a, b) => a - b);
-  const rank = (p: number) => s[Math.min(s.length - 1, Math.max(0, Math.ceil(p * s.length) - 1))]!;
-  const median = s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
-  return { runs: s.length, medianMs: Math.round(median), p95Ms: Math.round(rank(0.95)), minMs: Math.round(s[0]!), maxMs: Math.round(s[s.length - 1]!) };
-}
-
 // The bench's result (pod level and runtime level) is defined beside the bench, in verify-bench.ts.
 export type { BenchResult } from './verify-bench.js';
 

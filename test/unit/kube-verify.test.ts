@@ -2,7 +2,8 @@
 import type { CoreV1Event, V1Node, V1Pod } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
 import type { Kube } from '../../lib/kube/client.js';
-import { benchNode, explainPod, podOutcome, smokePod, summarize, verifiable, verifyRuntimeClasses } from '../../lib/kube/verify.js';
+import { benchNode, explainPod, podOutcome, smokePod, verifiable, verifyRuntimeClasses } from '../../lib/kube/verify.js';
+import { summarize } from '../../lib/kube/verify-bench-times.js';
 
 describe('smoke pods', () => {
   it('run once, on the runtime class, optionally pinned to a node', () => {
