@@ -1,27 +1,9 @@
 import { createHash } from 'node:crypto';
 import { gunzipSync } from 'node:zlib';
-import { Parser, type ReadEntry } from 'tar';
 import { describe, expect, it } from 'vitest';
+import { untar } from '../support/untar.js';
 import { buildImageArchive, buildImageIndexArchive, MEDIA_TYPES, parseImageName, platformKey, type ImageSpec } from '../../lib/oci/image-archive.js';
 import { KubewasmError } from '../../lib/errors.js';
-
-interface Entry { path: string; type: string; mode: number; uid: number; mtime: number; linkpath?: string; data: Buffer }
-
-/** Reads a tar in memory with the tar package's parser (independent of the writer's code). */
-function untar(tar: Buffer): Entry[] {
-  const entries: Entry[] = [];
-  const parser = new Parser({
-    onReadEntry: (e: ReadEntry) => {
-      const chunks: Buffer[] = [];
-      e.on('data', (c: Buffer) => chunks.push(c));
-      e.on('end', () =>
-        entries.push({ path: e.path, type: e.type, mode: e.mode ?? -1, uid: e.uid ?? -1, mtime: e.mtime?.getTime() ?? -1, ...(e.linkpath ? { linkpath: e.linkpath } : {}), data: Buffer.concat(chunks) }),
-      );
-    },
-  });
-  parser.end(tar);
-  return entries;
-}
 
 const sha = (b: Buffer) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
 

@@ -3,26 +3,11 @@
 // runwasi's shims and containerd look at (platform, media types, diff_ids).
 import { createHash } from 'node:crypto';
 import { gunzipSync } from 'node:zlib';
-import { Parser, type ReadEntry } from 'tar';
 import { describe, expect, it } from 'vitest';
+import { untar } from '../support/untar.js';
 import { KubewasmError } from '../../lib/errors.js';
 import { smokeWasm } from '../../lib/installer-image/smoke.js';
 import { buildWasmImage, WASM_MEDIA_TYPES } from '../../lib/oci/wasm-image.js';
-
-interface Entry { path: string; type: string; mode: number; data: Buffer }
-
-function untar(tar: Buffer): Entry[] {
-  const entries: Entry[] = [];
-  const parser = new Parser({
-    onReadEntry: (e: ReadEntry) => {
-      const chunks: Buffer[] = [];
-      e.on('data', (c: Buffer) => chunks.push(c));
-      e.on('end', () => entries.push({ path: e.path, type: e.type, mode: e.mode ?? -1, data: Buffer.concat(chunks) }));
-    },
-  });
-  parser.end(tar);
-  return entries;
-}
 
 const sha = (b: Buffer) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
 
