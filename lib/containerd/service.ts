@@ -14,7 +14,9 @@ export interface CriStatus {
 }
 
 export async function restartContainerd(host: NodeHost, setup: ContainerdSetup): Promise<void> {
-  const result = await host.exec(restartArgv(setup.restart), { timeoutMs: 120_000 });
+  const restart = host.exec(restartArgv(setup.restart), { timeoutMs: 120_000 });
+  // A restart that waits for containerd to serve (systemd's Type=notify) waits for ever on a stuck shim delete.
+  const result = await meanwhile(restart, RELEASE_EVERY_MS, () => releaseStuckShimDeletes(host));
   if (result.code !== 0) {
     throw new KubewasmError({
       what: `restarting containerd failed ('${describeRestart(setup.restart)}' exited with ${result.code}: ${(result.stderr || result.stdout).trim().slice(0, 500)})`,
@@ -68,12 +70,14 @@ export async function waitForCri(
   expect: { present: string[]; absent: string[] },
   timeoutMs = 60_000,
 ): Promise<CriStatus> {
-  const deadline = Date.now() + timeoutMs;
+  const started = Date.now();
+  const deadline = started + timeoutMs;
   let last: CriStatus = { ready: false, runtimes: undefined, detail: 'not asked yet' };
   for (;;) {
     last = await criStatus(host, setup);
     if (last.ready && runtimesMatch(last.runtimes, expect)) return last;
     if (Date.now() > deadline) break;
+    if (!last.ready && Date.now() - started >= RELEASE_EVERY_MS) await releaseStuckShimDeletes(host);
     await new Promise((resolve) => setTimeout(resolve, 500));
   }
   const missing = last.runtimes ? expect.present.filter((r) => !last.runtimes!.includes(r)) : [];
@@ -89,4 +93,43 @@ export async function waitForCri(
 function runtimesMatch(runtimes: string[] | undefined, expect: { present: string[]; absent: string[] }): boolean {
   if (runtimes === undefined) return true; // cannot tell without crictl; readiness is all we can check
   return expect.present.every((r) => runtimes.includes(r)) && expect.absent.every((r) => !runtimes.includes(r));
+}
+
+/**
+ * containerd (2.2.9 and 2.4.2 read and seen here) runs `<shim> … -bundle DIR delete` at start-up for each shim it cannot reconnect to (one a
+ * restart caught starting has no bootstrap.json yet) and waits for that command's output with no deadline. runwasi's
+ * shims (containerd-shim-wasm) set up their logger for every command, in a forked zygote, by opening the bundle's
+ * `log` FIFO for writing: that blocks until a reader comes, and containerd closed its reader when it gave up on the
+ * shim. containerd kills the delete after 5 s, but the zygote still holds the command's output pipe, so containerd
+ * never serves. Being the FIFO's reader for a moment lets the logger open and the delete end; any other delete loses
+ * at most a log line. Prints each bundle released.
+ */
+export const RELEASE_SHIM_DELETES = `command -v pgrep >/dev/null 2>&1 || exit 0
+for pid in $(pgrep -f '[c]ontainerd-shim-.* delete$'); do
+  bundle=$(tr '\\0' '\\n' < /proc/$pid/cmdline 2>/dev/null | sed -n '/^-bundle$/{n;p;q;}')
+  [ -n "$bundle" ] && [ -p "$bundle/log" ] || continue
+  ( exec 3<>"$bundle/log"; sleep 0.2 ) 2>/dev/null
+  echo "$bundle"
+done`;
+
+/** How often a restart, or a CRI that does not answer yet, looks for stuck shim deletes. */
+const RELEASE_EVERY_MS = 2_000;
+
+/** Releases the shim deletes that block containerd's start-up (see RELEASE_SHIM_DELETES); returns their bundles. */
+export async function releaseStuckShimDeletes(host: NodeHost): Promise<string[]> {
+  const result = await host.exec(['sh', '-c', RELEASE_SHIM_DELETES], { timeoutMs: 15_000 });
+  return result.code === 0 ? result.stdout.split('\n').filter(Boolean) : [];
+}
+
+/** Awaits `work`, calling `chore` every `everyMs` until it settles. */
+async function meanwhile<T>(work: Promise<T>, everyMs: number, chore: () => Promise<unknown>): Promise<T> {
+  let settled = false;
+  void work.then(() => (settled = true), () => (settled = true));
+  for (;;) {
+    let timer: NodeJS.Timeout | undefined;
+    const tick = new Promise<'tick'>((resolve) => (timer = setTimeout(() => resolve('tick'), everyMs)));
+    const first = await Promise.race([work, tick]).finally(() => clearTimeout(timer));
+    if (settled || first !== 'tick') return work;
+    await chore().catch(() => undefined);
+  }
 }
