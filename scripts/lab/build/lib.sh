@@ -67,7 +67,9 @@ ensure_go() {
   local minor
   minor="$(go env GOVERSION 2>/dev/null | sed -n 's/^go1\.\([0-9]*\).*/\1/p')" || minor=""
   if [ -n "$minor" ] && [ "$minor" -ge "$GO_MIN_MINOR" ]; then return 0; fi
-  local dir="$KUBEWASM_CACHE/go-$GO_TOOLCHAIN_VERSION"
+  local dir="$KUBEWASM_CACHE/go-$GO_TOOLCHAIN_VERSION" lock
+  # Builds run side by side (scripts/lab/prepare): the first fetches, the others wait for it.
+  [ -f "$dir/.done" ] || { mkdir -p "$KUBEWASM_CACHE" && exec {lock}>"$dir.lock" && flock "$lock"; }
   if [ ! -f "$dir/.done" ]; then
     apt_install curl unzip ca-certificates
     local proxy="${GOPROXY:-https://proxy.golang.org}"; proxy="${proxy%%,*}"
@@ -81,6 +83,7 @@ ensure_go() {
     mv "$dir.tmp"/golang.org/toolchain@*/ "$dir.tmp/go" && rm -r "$dir.tmp/golang.org" && chmod +x "$dir.tmp"/go/bin/* "$dir.tmp"/go/pkg/tool/*/*
     touch "$dir.tmp/.done" && rm -rf "$dir" && mv "$dir.tmp" "$dir"
   fi
+  [ -z "${lock:-}" ] || exec {lock}>&-
   export PATH="$dir/go/bin:$PATH"
   go version >/dev/null || die "go from $dir does not run"
 }
