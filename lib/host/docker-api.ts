@@ -162,7 +162,7 @@ export class ExecStream {
       if (this.pending[0] === 2) this.stderr.push(payload);
       else {
         this.stdout.push(payload);
-        this.lines.push(payload.toString('utf8'));
+        this.lines.push(payload);
       }
       this.pending = this.pending.subarray(8 + size);
     }
@@ -183,6 +183,7 @@ export class ExecStream {
   asRunning(): RunningCommand {
     return {
       readLine: () => this.lines.next(),
+      readUntil: (marker) => this.lines.until(marker),
       write: (data) => {
         if (this.socket.writable) this.socket.write(data);
       },

@@ -55,6 +55,11 @@ export interface WriteOptions {
 export interface RunningCommand {
   /** The next line the program prints on stdout; undefined once it has exited and printed nothing more. */
   readLine(): Promise<string | undefined>;
+  /**
+   * Its stdout up to `marker`, byte for byte (the marker is consumed, not
+   * returned); undefined when it exits before printing the marker.
+   */
+  readUntil(marker: string): Promise<Buffer | undefined>;
   /** Writes to its standard input. */
   write(data: string): void;
   /** Closes its standard input; resolves when it has exited. */
@@ -117,39 +122,66 @@ export function isTempOf(name: string, base: string): boolean {
   return name.startsWith(`.${base}.kubewasm-`) || name.startsWith(`..${base}.kubewasm-`);
 }
 
-/** Line splitter for RunningCommand implementations. */
+/**
+ * Splits a running program's stdout for RunningCommand implementations: lines
+ * (decoded whole, so a character split across chunks stays intact) or the raw
+ * bytes up to a marker. Transports push the bytes as they arrive.
+ */
 export class LineReader {
-  private buffer = '';
-  private lines: string[] = [];
-  private waiters: Array<(line: string | undefined) => void> = [];
+  private buffer = Buffer.alloc(0);
+  private waiter: { marker: Buffer; resolve: (bytes: Buffer | undefined) => void } | undefined;
+  private queue: Promise<unknown> = Promise.resolve();
   private closed = false;
 
-  push(chunk: string): void {
-    this.buffer += chunk;
-    let index: number;
-    while ((index = this.buffer.indexOf('\n')) >= 0) {
-      this.deliver(this.buffer.slice(0, index));
-      this.buffer = this.buffer.slice(index + 1);
-    }
+  push(chunk: Buffer | string): void {
+    this.buffer = Buffer.concat([this.buffer, typeof chunk === 'string' ? Buffer.from(chunk) : chunk]);
+    this.deliver();
   }
 
   close(): void {
-    if (this.buffer) this.deliver(this.buffer);
-    this.buffer = '';
     this.closed = true;
-    for (const waiter of this.waiters.splice(0)) waiter(undefined);
+    this.deliver();
   }
 
+  /** The next line without its newline; the last line may lack one. */
   next(): Promise<string | undefined> {
-    const line = this.lines.shift();
-    if (line !== undefined) return Promise.resolve(line);
-    if (this.closed) return Promise.resolve(undefined);
-    return new Promise((resolve) => this.waiters.push(resolve));
+    return this.read(Buffer.from('\n'), true).then((b) => b?.toString('utf8'));
   }
 
-  private deliver(line: string): void {
-    const waiter = this.waiters.shift();
-    if (waiter) waiter(line);
-    else this.lines.push(line);
+  /** The bytes before the next `marker`. */
+  until(marker: Buffer | string): Promise<Buffer | undefined> {
+    return this.read(typeof marker === 'string' ? Buffer.from(marker) : marker, false);
+  }
+
+  // Reads are served one after another, in the order they were asked for.
+  private read(marker: Buffer, restAtClose: boolean): Promise<Buffer | undefined> {
+    const turn = this.queue.then(
+      () =>
+        new Promise<Buffer | undefined>((resolve) => {
+          this.waiter = { marker, resolve: (bytes) => resolve(bytes ?? (restAtClose ? this.rest() : undefined)) };
+          this.deliver();
+        }),
+    );
+    this.queue = turn;
+    return turn;
+  }
+
+  private rest(): Buffer | undefined {
+    if (this.buffer.length === 0) return undefined;
+    const rest = this.buffer;
+    this.buffer = Buffer.alloc(0);
+    return rest;
+  }
+
+  private deliver(): void {
+    const waiter = this.waiter;
+    if (!waiter) return;
+    const at = this.buffer.indexOf(waiter.marker);
+    if (at < 0 && !this.closed) return;
+    this.waiter = undefined;
+    if (at < 0) return waiter.resolve(undefined);
+    const found = Buffer.from(this.buffer.subarray(0, at));
+    this.buffer = this.buffer.subarray(at + waiter.marker.length);
+    waiter.resolve(found);
   }
 }

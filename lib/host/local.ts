@@ -173,7 +173,7 @@ export function startProcess(argv: string[]): RunningCommand {
   const child = spawn(command, args, { stdio: ['pipe', 'pipe', 'pipe'] });
   const lines = new LineReader();
   const stderr: Buffer[] = [];
-  child.stdout.on('data', (chunk: Buffer) => lines.push(chunk.toString('utf8')));
+  child.stdout.on('data', (chunk: Buffer) => lines.push(chunk));
   child.stderr.on('data', (chunk: Buffer) => stderr.push(chunk));
   child.stdin.on('error', () => {});
   const done = new Promise<ExecResult>((resolve) => {
@@ -188,6 +188,7 @@ export function startProcess(argv: string[]): RunningCommand {
   });
   return {
     readLine: () => lines.next(),
+    readUntil: (marker) => lines.until(marker),
     write: (data) => {
       if (child.stdin.writable) child.stdin.write(data);
     },

@@ -205,7 +205,7 @@ export class SshHost extends ShellHost {
       const stderr: Buffer[] = [];
       let code: number | undefined;
       const done = new Promise<ExecResult>((resolve) => {
-        channel.on('data', (chunk: Buffer) => lines.push(chunk.toString('utf8')));
+        channel.on('data', (chunk: Buffer) => lines.push(chunk));
         channel.stderr.on('data', (chunk: Buffer) => stderr.push(chunk));
         channel.on('exit', (exitCode: number | null) => (code = exitCode ?? 128));
         channel.on('error', () => {});
@@ -216,6 +216,7 @@ export class SshHost extends ShellHost {
       });
       return {
         readLine: () => lines.next(),
+        readUntil: (marker) => lines.until(marker),
         write: (data: string) => {
           if (!this.lost) channel.write(data);
         },

@@ -1,6 +1,7 @@
 // convergeNode / resetNode: the node algorithm, the same over every transport.
 // Under the node lock: finish or undo an interrupted earlier run, read the
-// facts, plan, apply.
+// facts, plan, apply. The lock's session runs the probe of the node's facts as
+// soon as it holds the lock, so a no-op is one command on the node.
 import { readContainerdFacts } from '../containerd/facts.js';
 import { applyPlan } from './apply.js';
 import { readNodeFacts } from './node-facts.js';
@@ -11,7 +12,7 @@ import { readJournal } from './journal.js';
 import { acquireNodeLock, lockPathFor } from './node-lock.js';
 import { pathsToInspect, planIsEmpty, planNode, type NodeDesired, type NodePlan } from './plan.js';
 import { DEFAULT_STATE_DIR } from './record.js';
-import { probeNode, probeRequestFor, type ProbeResult } from './node-probe.js';
+import { PROBE_TIMEOUT_MS, probeCommand, probeNode, probeRequestFor, type ProbeResult } from './node-probe.js';
 import { ProbedHost } from './probed-host.js';
 
 export interface ConvergeOptions extends NodeOptions {
@@ -24,7 +25,7 @@ export interface ConvergeOptions extends NodeOptions {
 export interface Timings {
   /** Taking the node lock (and, over ssh, the first exec after connecting). */
   lockMs: number;
-  /** Recovery, facts and plan. */
+  /** The probe (run in the lock's session once it is held), recovery, facts and plan. */
   planMs: number;
   uploadMs: number;
   /** Waiting for a restart slot (--max-unavailable). */
@@ -61,25 +62,25 @@ export async function convergeNode(host: NodeHost, desired: NodeDesired, options
   const done = (result: Omit<ConvergeResult, 'timings'>): ConvergeResult => ({ ...result, timings: { ...timings, totalMs: Date.now() - started } });
 
   // Everything planning reads, in one round trip (node-probe.ts); the readers below run against it.
-  const probed = async (updateCache: boolean) => {
-    const probe = await probeNode(host, probeRequestFor(desired, { stateDir, ...(options.containerd ? { overrides: options.containerd } : {}), updateCache }));
-    return { view: new ProbedHost(host, probe), probe };
-  };
+  const probeRequest = (updateCache: boolean) => probeRequestFor(desired, { stateDir, ...(options.containerd ? { overrides: options.containerd } : {}), updateCache });
   const probeFigures = (view: ProbedHost, probe: ProbeResult): ProbeFigures => ({ digestsCached: probe.cached, digestsHashed: probe.hashed, liveReads: view.misses });
 
   if (options.dryRun) {
-    const { view, probe } = await probed(false);
+    const probe = await probeNode(host, probeRequest(false));
+    const view = new ProbedHost(host, probe);
     const facts = await readNodeFacts(view, desired, options);
     const journal = await readJournal(view, stateDir);
     const plan = planNode(facts, desired);
     return done({ plan, applied: false, recovered: false, probe: probeFigures(view, probe), ...(journal ? { pendingRecovery: `an interrupted run (${journal.owner}) left its journal: a real run completes or undoes it first` } : {}) });
   }
 
-  const lock = await acquireNodeLock(host, options.lockPath ?? lockPathFor(stateDir), options.owner);
-  timings.lockMs = Date.now() - started;
+  const probeRun = probeCommand(probeRequest(true)); // rewrites the digest cache: only under the lock
+  const lock = await acquireNodeLock(host, options.lockPath ?? lockPathFor(stateDir), options.owner, { argv: probeRun.argv, timeoutMs: PROBE_TIMEOUT_MS });
+  timings.lockMs = lock.acquiredAt - started;
   try {
-    const planStart = Date.now();
-    const { view, probe } = await probed(true);
+    const planStart = lock.acquiredAt;
+    const probe = probeRun.parse(lock.output?.stdout ?? Buffer.alloc(0));
+    const view = new ProbedHost(host, probe);
     let containerd = await readContainerdFacts(view, options.containerd);
     const recovery = await recoverInterrupted(view, containerd.setup, options);
     if (recovery) containerd = await readContainerdFacts(view, options.containerd); // the config changed (the view reads live now)

@@ -10,8 +10,13 @@
 // gets an atomic mkdir lock held by the same program, which removes it on
 // exit; only a kill -9 of that program on the node itself can leave that one
 // behind, and the message then says which directory to remove.
+//
+// A command given to acquireNodeLock runs once the lock is held, in the same
+// session, and its output comes back with the lock: the probe of a node's
+// facts costs no round trip of its own (over docker, an exec is the cost of a
+// no-op).
 import { hostname, userInfo } from 'node:os';
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { KubewasmError } from '../errors.js';
 import type { NodeHost, RunningCommand } from '../host/host.js';
 import { DEFAULT_STATE_DIR } from './record.js';
@@ -20,12 +25,16 @@ export const HEARTBEAT_SECONDS = 10;
 export const HOLD_SECONDS = 60;
 export const DEFAULT_LOCK_PATH = '/run/lock/kubewasm.lock';
 
-// $1 lock file, $2 owner text, $3 seconds without heartbeat before giving up.
+// $1 lock file, $2 owner text, $3 seconds without heartbeat before giving up,
+// $4 a nonce; the rest: a command to run once the lock is held (its stdin is
+// not kubewasm's heartbeat, and it does not inherit the lock's descriptor),
+// followed by "\n@@NONCE done CODE".
 const LOCK_SCRIPT = `
-lock=$1 owner=$2 hold=$3
+lock=$1 owner=$2 hold=$3 nonce=$4; shift 4
 mkdir -p -- "$(dirname -- "$lock")" 2>/dev/null
 wait_for_kubewasm() {
   echo acquired
+  if [ $# -gt 0 ]; then "$@" </dev/null 9>&-; printf '\\n@@%s done %s\\n' "$nonce" "$?"; fi
   # Hold until stdin ends or stays silent for $hold seconds.
   t=; command -v timeout >/dev/null 2>&1 && t="timeout $hold"
   while c=$($t dd bs=1 count=1 2>/dev/null) && [ -n "$c" ]; do :; done
@@ -44,19 +53,30 @@ if command -v flock >/dev/null 2>&1; then
     tries=$((tries + 1)); [ "$tries" -lt 50 ] || { echo "error $lock keeps changing under kubewasm"; exit 1; }
   done
   printf '%s node-pid=%s\\n' "$owner" "$$" > "$lock"
-  wait_for_kubewasm
+  wait_for_kubewasm "$@"
   if [ -n "\${keep:-}" ]; then : > "$lock"; else rm -f -- "$lock"; fi
 else
   if ! mkdir -- "$lock.d" 2>/dev/null; then printf 'busy-dir %s\\n' "$(head -c 2000 -- "$lock.d/owner" 2>/dev/null | tr '\\n' ' ')"; exit 75; fi
   trap 'rm -rf -- "$lock.d"' EXIT
   trap 'exit 129' HUP; trap 'exit 130' INT; trap 'exit 143' TERM; trap 'exit 141' PIPE
   printf '%s node-pid=%s\\n' "$owner" "$$" > "$lock.d/owner"
-  wait_for_kubewasm
+  wait_for_kubewasm "$@"
 fi
 `;
 
 export interface NodeLock {
   release(): Promise<void>;
+  /** When the lock was held (Date.now()); `underLock` ran after. */
+  acquiredAt: number;
+  /** What `underLock` printed on stdout, byte for byte, and its exit code. */
+  output?: { stdout: Buffer; code: number };
+}
+
+export interface UnderLock {
+  /** A command to run on the node once the lock is held, in the lock's own session. */
+  argv: string[];
+  /** Give up (and release the lock) when its output has not ended by then. */
+  timeoutMs: number;
 }
 
 /** The lock file for a state dir: one per node, one per custom state dir (tests run several "nodes" on one machine). */
@@ -75,19 +95,22 @@ export function ownerText(command = process.argv.slice(2, 4).join(' ') || 'kubew
   return `pid=${process.pid} host=${hostname()} user=${user} since=${new Date().toISOString()} command=${JSON.stringify(`kubewasm ${command}`)}`.replace(/\n/g, ' ');
 }
 
-export async function acquireNodeLock(host: NodeHost, lockPath: string, owner = ownerText()): Promise<NodeLock> {
+export async function acquireNodeLock(host: NodeHost, lockPath: string, owner = ownerText(), underLock?: UnderLock): Promise<NodeLock> {
+  const nonce = randomBytes(8).toString('hex');
   let running: RunningCommand;
   try {
-    running = await host.start(['sh', '-c', LOCK_SCRIPT, 'sh', lockPath, owner, String(HOLD_SECONDS)]);
+    running = await host.start(['sh', '-c', LOCK_SCRIPT, 'sh', lockPath, owner, String(HOLD_SECONDS), nonce, ...(underLock?.argv ?? [])]);
   } catch (err) {
     throw err instanceof KubewasmError ? err : new KubewasmError({ what: `cannot take the node lock: ${(err as Error).message}`, where: host.name, cause: err });
   }
   const line = await running.readLine();
   if (line === 'acquired') {
+    const acquiredAt = Date.now();
     const heartbeat = setInterval(() => running.write('k'), HEARTBEAT_SECONDS * 1000);
     heartbeat.unref();
     let released = false;
-    return {
+    const lock: NodeLock = {
+      acquiredAt,
       async release() {
         if (released) return;
         released = true;
@@ -95,6 +118,18 @@ export async function acquireNodeLock(host: NodeHost, lockPath: string, owner = 
         await running.end();
       },
     };
+    if (underLock) {
+      try {
+        lock.output = await outputUnderLock(running, nonce, underLock.timeoutMs);
+      } catch (err) {
+        // The command hangs: leave the session to end on its own (stdin closed) rather than wait for it.
+        released = true;
+        clearInterval(heartbeat);
+        void running.end();
+        throw new KubewasmError({ what: `${(err as Error).message} (while holding the node lock ${lockPath})`, where: host.name, fix: 'check the node: a program kubewasm runs there (ctr, crictl, sha256sum) does not finish; run kubewasm again', cause: err });
+      }
+    }
+    return lock;
   }
   const exit = await running.end();
   if (line?.startsWith('busy')) {
@@ -114,4 +149,20 @@ export async function acquireNodeLock(host: NodeHost, lockPath: string, owner = 
     where: host.name,
     fix: 'check that /run/lock is writable by root on the node (kubewasm runs as root there, or through sudo)',
   });
+}
+
+/** The output of the command run under the lock, up to the lock script's "done" record. */
+async function outputUnderLock(running: RunningCommand, nonce: string, timeoutMs: number): Promise<{ stdout: Buffer; code: number }> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`the node did not finish its probe within ${timeoutMs / 1000} s`)), timeoutMs);
+  });
+  try {
+    const stdout = await Promise.race([running.readUntil(`\n@@${nonce} done `), timeout]);
+    const code = stdout === undefined ? undefined : await Promise.race([running.readLine(), timeout]);
+    if (stdout === undefined || code === undefined) throw new Error('the node lock\'s session ended before its probe did');
+    return { stdout, code: Number(code) };
+  } finally {
+    clearTimeout(timer);
+  }
 }

@@ -189,13 +189,21 @@ export function parseProbeOutput(output: Buffer, nonce: string, request: Pick<Pr
   return result;
 }
 
-/** Runs the probe: one exec on the node. */
+export const PROBE_TIMEOUT_MS = 120_000;
+
+/** The probe as a command to run (on its own, or in the node lock's session) and the parser of what it prints. */
+export function probeCommand(request: ProbeRequest): { argv: string[]; parse(output: Buffer): ProbeResult } {
+  const nonce = randomBytes(8).toString('hex');
+  return { argv: probeArgv(request, nonce), parse: (output) => parseProbeOutput(output, nonce, request) };
+}
+
+/** Runs the probe: one exec on the node (a run that takes the node lock has it run under the lock instead: converge.ts). */
 export async function probeNode(host: NodeHost, request: ProbeRequest): Promise<ProbeResult> {
   const nonce = randomBytes(8).toString('hex');
   const argv = probeArgv(request, nonce);
-  if (host.execBytes) return parseProbeOutput((await host.execBytes(argv, { timeoutMs: 120_000 })).stdout, nonce, request);
+  if (host.execBytes) return parseProbeOutput((await host.execBytes(argv, { timeoutMs: PROBE_TIMEOUT_MS })).stdout, nonce, request);
   // A host that only gives text: file contents that were not UTF-8 would come back changed, so they are read live.
-  const text = (await host.exec(argv, { timeoutMs: 120_000 })).stdout;
+  const text = (await host.exec(argv, { timeoutMs: PROBE_TIMEOUT_MS })).stdout;
   const result = parseProbeOutput(Buffer.from(text, 'utf8'), nonce, request);
   if (text.includes('\uFFFD')) result.reads.clear();
   return result;

@@ -85,7 +85,16 @@ describe('docker transport on kind-like node containers', () => {
     const worker = `${CLUSTER}-worker`;
     const mainPid = () => cluster.run(worker, 'systemctl show -p MainPID --value containerd').trim();
     const pidBefore = mainPid();
-    const host = new DockerHost(api, { id: worker, name: worker });
+    // Execs counted where the transport makes them (the Engine API), the ones inside file operations too.
+    let execs = 0;
+    const countingApi = new Proxy(api, {
+      get(real, prop) {
+        if (prop === 'startExec') execs++;
+        const value = Reflect.get(real, prop) as unknown;
+        return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(real) : value;
+      },
+    });
+    const host = new DockerHost(countingApi, { id: worker, name: worker });
     let restarts = 0;
     let writes = 0;
     const counted = new Proxy(host, {
@@ -100,6 +109,7 @@ describe('docker transport on kind-like node containers', () => {
     const noop = await convergeNode(counted, { shims }, { criTimeoutMs: 30_000 });
     expect([noop.applied, host.sentBytes, restarts, writes]).toEqual([false, 0, 0, 0]);
     expect(noop.probe?.liveReads).toEqual([]);
+    expect(execs, 'a no-op is one exec: the node lock, whose session runs the probe once it holds the lock').toBe(1);
     expect(mainPid()).toBe(pidBefore);
 
     const removed = await kubewasm(['node', 'uninstall', '--via', 'docker', '--cluster', CLUSTER]);

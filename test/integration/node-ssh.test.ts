@@ -23,18 +23,22 @@ const work = mkdtempSync(path.join(tmpdir(), 'kubewasm-ssh-test-'));
 const shimSource = path.join(work, 'shims');
 
 /** The real transport, counting what a run sends to the node (the transport's own byte count), its file writes and restarts. */
+/** What runs a command on the node (each file operation is one over ssh). */
+const NODE_CALLS = new Set<string | symbol>(['readFile', 'writeFileAtomic', 'removeFile', 'rename', 'removeEmptyDir', 'readDir', 'stat', 'mkdirp', 'exec', 'execBytes', 'start']);
+
 function counting(host: NodeHost) {
   const sentBefore = host.sentBytes ?? Number.NaN;
-  const count = { writes: 0, restarts: 0 };
+  const count = { writes: 0, restarts: 0, commands: 0 };
   const wrapped = new Proxy(host, {
     get(real, prop) {
       if (prop === 'writeFileAtomic') count.writes++;
+      if (NODE_CALLS.has(prop)) count.commands++;
       if (prop === 'exec') return (argv: string[], options?: Parameters<NodeHost['exec']>[1]) => ((argv.includes('restart') && count.restarts++), real.exec(argv, options));
       const value = Reflect.get(real, prop) as unknown;
       return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(real) : value;
     },
   });
-  return { host: wrapped, sent: () => (host.sentBytes ?? Number.NaN) - sentBefore, get writes() { return count.writes; }, get restarts() { return count.restarts; } };
+  return { host: wrapped, sent: () => (host.sentBytes ?? Number.NaN) - sentBefore, get writes() { return count.writes; }, get restarts() { return count.restarts; }, get commands() { return count.commands; } };
 }
 
 describe('ssh transport on namespace nodes', () => {
@@ -122,6 +126,7 @@ describe('ssh transport on namespace nodes', () => {
           const noop = await convergeNode(counted.host, { shims }, { criTimeoutMs: 30_000 });
           expect([noop.applied, counted.sent(), counted.restarts, counted.writes]).toEqual([false, 0, 0, 0]);
           expect(noop.probe?.liveReads).toEqual([]);
+          expect(counted.commands, 'a no-op is one command: the node lock, whose session runs the probe once it holds the lock').toBe(1);
           if (round === 2) expect([noop.probe?.digestsCached, noop.probe?.digestsHashed]).toEqual([2, 0]);
         }
         expect(node.containerdPid()).toBe(installedPid);
