@@ -96,7 +96,7 @@ function runtimesMatch(runtimes: string[] | undefined, expect: { present: string
 }
 
 /**
- * containerd (2.2.9 and 2.4.2 read and seen here) runs `<shim> … -bundle DIR delete` at start-up for each shim it cannot reconnect to (one a
+ * containerd (1.6.20, 2.2.9 and 2.4.2, seen here) runs `<shim> … -bundle DIR delete` at start-up for each shim it cannot reconnect to (one a
  * restart caught starting has no bootstrap.json yet) and waits for that command's output with no deadline. runwasi's
  * shims (containerd-shim-wasm) set up their logger for every command, in a forked zygote, by opening the bundle's
  * `log` FIFO for writing: that blocks until a reader comes, and containerd closed its reader when it gave up on the
