@@ -1,7 +1,7 @@
 // Brings the lab up once for all e2e tests: one node per containerd the lab
 // builds (1.6, 2.2, 2.4), and takes it down after (KUBEWASM_LAB_KEEP=1 keeps it).
-// KUBEWASM_LAB_SHARED=1: scripts/test-tiers brought the lab up for the e2e
-// lanes it runs side by side, and takes it down once all of them ended.
+// KUBEWASM_LAB_SHARED=1: scripts/test-tiers brings the lab up once for the e2e
+// files it runs in its lanes, and takes it down after the last one.
 import { execFileSync } from 'node:child_process';
 import { LAB_SCRIPT } from '../support/lab.js';
 
