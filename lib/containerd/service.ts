@@ -26,10 +26,17 @@ export async function restartContainerd(host: NodeHost, setup: ContainerdSetup):
   }
 }
 
-/** Asks the running containerd's CRI plugin, once. */
-export async function criStatus(host: NodeHost, setup: ContainerdSetup): Promise<CriStatus> {
+// Waits on the node (cheaply: a test and a short sleep) for containerd's
+// socket to appear, up to $2 tenths of a second, then asks the CRI: right
+// after a restart one command answers, with no poll interval to lose.
+const CRICTL_WHEN_SOCKET = `i=0; while [ ! -S "$1" ] && [ "$i" -lt "$2" ]; do sleep 0.1; i=$((i+1)); done; shift 2; exec crictl "$@"`;
+
+/** Asks the running containerd's CRI plugin, once (first waiting up to `socketWaitMs` for its socket to appear). */
+export async function criStatus(host: NodeHost, setup: ContainerdSetup, socketWaitMs = 0): Promise<CriStatus> {
   const endpoint = `unix://${setup.address}`;
-  const info = await host.exec(['crictl', '--runtime-endpoint', endpoint, '--timeout', '5s', 'info'], { timeoutMs: 15_000 });
+  const crictl = ['--runtime-endpoint', endpoint, '--timeout', '5s', 'info'];
+  const argv = socketWaitMs > 0 ? ['sh', '-c', CRICTL_WHEN_SOCKET, 'sh', setup.address, String(Math.ceil(socketWaitMs / 100)), ...crictl] : ['crictl', ...crictl];
+  const info = await host.exec(argv, { timeoutMs: 15_000 + socketWaitMs });
   if (info.code === 0) return parseCrictlInfo(info.stdout);
   if (info.code !== 127) return { ready: false, runtimes: undefined, detail: (info.stderr || info.stdout).trim().split('\n').at(-1) ?? '' };
   // No crictl on the node: ctr can at least say whether the CRI plugin loaded.
@@ -73,12 +80,14 @@ export async function waitForCri(
   const started = Date.now();
   const deadline = started + timeoutMs;
   let last: CriStatus = { ready: false, runtimes: undefined, detail: 'not asked yet' };
-  for (;;) {
-    last = await criStatus(host, setup);
+  for (let attempt = 0; ; attempt++) {
+    // The first ask waits on the node for the socket; then short pauses at first (a restart is
+    // usually done in well under a second, and this wait is inside the fleet's restart slot), longer later.
+    last = await criStatus(host, setup, attempt === 0 ? Math.min(RELEASE_EVERY_MS, timeoutMs) : 0);
     if (last.ready && runtimesMatch(last.runtimes, expect)) return last;
     if (Date.now() > deadline) break;
     if (!last.ready && Date.now() - started >= RELEASE_EVERY_MS) await releaseStuckShimDeletes(host);
-    await new Promise((resolve) => setTimeout(resolve, 500));
+    await new Promise((resolve) => setTimeout(resolve, Date.now() - started < 3_000 ? 100 : 500));
   }
   const missing = last.runtimes ? expect.present.filter((r) => !last.runtimes!.includes(r)) : [];
   throw new KubewasmError({

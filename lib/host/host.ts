@@ -47,6 +47,14 @@ export interface WriteOptions {
    * size and sha256 are checked on the inflated bytes, as always.
    */
   gzipped?: () => Promise<Buffer>;
+  /**
+   * The verified gzip tar the bytes are one entry of: a transport that
+   * carries bytes over a network may send it instead (a release archive is
+   * smaller than gzip -1 of its binary, and needs no compressing here); the
+   * node checks the archive's sha256 before unpacking `member`, then the
+   * size of what it unpacked.
+   */
+  archive?: { sha256: string; member: string; bytes: () => Promise<Buffer> };
   /** Things worth a debug line (a node without gzip gets raw uploads). */
   onNote?: (message: string) => void;
 }

@@ -8,6 +8,8 @@ export type RawResult = RawExecResult;
 
 /** "absent" from the scripts below; far from the codes sh and coreutils use. */
 const ABSENT = 44;
+/** The node cannot unpack a gzip tar (no gzip, tar or sha256sum): the bytes go another way. */
+const NO_UNPACK = 79;
 
 // Streams stdin into a temporary file beside the target (gunzipping it on the
 // way when it comes compressed), checks its size and sha256 there, and only
@@ -40,11 +42,36 @@ chmod "$mode" "$tmp" && mv -f -- "$tmp" "$target" || exit 77
 trap - EXIT
 `;
 
+// Streams a verified gzip tar into a temporary file beside the target,
+// hashing it on the way in; only an archive with the expected sha256 is
+// unpacked (its one member, at low priority: the node's workloads and its
+// containerd come first), then the member's size is checked and it is
+// renamed into place. Same temporary name and clean-up as WRITE_SCRIPT.
+const UNPACK_SCRIPT = `
+target=$1 size=$2 mode=$3 asum=$4 member=$5 durable=$6
+for t in gzip tar sha256sum; do command -v $t >/dev/null 2>&1 || { echo "the node has no $t" >&2; exit ${NO_UNPACK}; }; done
+tmp="$(dirname -- "$target")/.$(basename -- "$target").kubewasm-$$"
+arc="$tmp.tgz"
+trap 'rm -f -- "$tmp" "$arc"' EXIT
+trap 'exit 129' HUP; trap 'exit 130' INT; trap 'exit 143' TERM; trap 'exit 141' PIPE
+umask 077
+got=$(tee "$arc" | sha256sum) || exit 74; got=\${got%% *}
+[ "$got" = "$asum" ] || { echo "the archive that reached the node ($(wc -c < "$arc") bytes) has sha256 $got, expected $asum" >&2; exit 76; }
+low=; command -v nice >/dev/null 2>&1 && low="nice -n 10"
+$low tar -xzOf "$arc" "$member" > "$tmp" || { echo "cannot unpack $member from the archive with the node's tar" >&2; exit 78; }
+n=$(wc -c < "$tmp")
+[ "$n" -eq "$size" ] || { echo "unpacking $member gave $n bytes, expected $size" >&2; exit 75; }
+[ "$durable" = no ] || sync -- "$tmp" 2>/dev/null
+chmod "$mode" "$tmp" && mv -f -- "$tmp" "$target" || exit 77
+`;
+
 export abstract class ShellHost implements NodeHost {
   abstract readonly name: string;
   private sent = 0;
   /** Does the node have gzip? Asked once, and only when a compressed upload is offered. */
   private gzip: Promise<boolean> | undefined;
+  /** false once the node said it cannot unpack an archive. */
+  private unpacks = true;
 
   get sentBytes(): number {
     return this.sent;
@@ -79,8 +106,18 @@ export abstract class ShellHost implements NodeHost {
 
   async writeFileAtomic(path: string, data: Buffer | string, mode = 0o644, options: WriteOptions = {}): Promise<void> {
     const bytes = typeof data === 'string' ? Buffer.from(data) : data;
+    const durable = options.durable === false ? 'no' : 'yes';
+    if (options.archive && this.unpacks) {
+      // Tried first, without asking the node: its script says when it lacks a tool (rare), and the bytes go another way.
+      const { sha256, member } = options.archive;
+      const result = await this.script(UNPACK_SCRIPT, [path, String(bytes.length), mode.toString(8), sha256, member, durable], { input: await options.archive.bytes() });
+      if (result.code === 0) return;
+      if (result.code !== NO_UNPACK) throw fileError(this.name, 'write', path, result);
+      this.unpacks = false;
+      options.onNote?.(`${result.stderr.toString('utf8').trim()}: the shim goes unpacked here instead`);
+    }
     const gzipped = options.gzipped && (await this.hasGzip(options)) ? await options.gzipped() : undefined;
-    const result = await this.script(WRITE_SCRIPT, [path, String(bytes.length), mode.toString(8), options.sha256 ?? '', options.durable === false ? 'no' : 'yes', gzipped ? 'yes' : 'no'], { input: gzipped ?? bytes });
+    const result = await this.script(WRITE_SCRIPT, [path, String(bytes.length), mode.toString(8), options.sha256 ?? '', durable, gzipped ? 'yes' : 'no'], { input: gzipped ?? bytes });
     if (result.code !== 0) throw fileError(this.name, 'write', path, result);
     if (options.sha256 && result.stdout.toString('utf8').includes('unverified')) await this.verifyByReading(path, options.sha256);
   }

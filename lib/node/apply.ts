@@ -56,7 +56,7 @@ export async function applyPlan(host: NodeHost, plan: NodePlan, setup: Container
         for (const upload of plan.uploads) {
           throwIfAborted(options.signal, host);
           step(`upload ${upload.shim} shim to ${upload.to}`);
-          await uploadVerified(host, upload, staged.get(upload.to)!, cache, step);
+          await uploadVerified(host, upload, staged.get(upload.to)!, cache, step, plan.createDirs.length > 0);
         }
         const wanted = plan.record?.shims.map((s) => s.path) ?? [];
         await checkShims(host, wanted.map((path) => staged.get(path) ?? path), 'before the config change', wanted);

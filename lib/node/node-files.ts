@@ -20,6 +20,12 @@ const gzipAsync = promisify(gzip);
 export class ShimByteCache {
   private readonly verified = new Map<string, Promise<Buffer>>();
   private readonly compressed = new Map<string, Promise<Buffer>>();
+  private readonly archives = new Map<string, Promise<Buffer>>();
+
+  /** The release archive's bytes, checked against its sha256 once for every node. */
+  archive(archive: NonNullable<Upload['archive']>): Promise<Buffer> {
+    return this.once(this.archives, `${archive.path}\0${archive.sha256}`, archive.path, archive.sha256, 'release archive');
+  }
 
   /**
    * The verified bytes gzip-compressed, once for every node (level 1: on two
@@ -38,29 +44,40 @@ export class ShimByteCache {
   }
 
   bytes(upload: Pick<Upload, 'from' | 'sha256'>): Promise<Buffer> {
-    const key = `${upload.from}\0${upload.sha256}`;
-    let bytes = this.verified.get(key);
+    return this.once(this.verified, `${upload.from}\0${upload.sha256}`, upload.from, upload.sha256, 'shim binary');
+  }
+
+  private once(map: Map<string, Promise<Buffer>>, key: string, file: string, expected: string, what: string): Promise<Buffer> {
+    let bytes = map.get(key);
     if (!bytes) {
-      bytes = readFile(upload.from).then((data) => {
+      bytes = readFile(file).then((data) => {
         const local = sha256(data);
-        if (local !== upload.sha256) {
-          this.verified.delete(key);
-          throw new KubewasmError({ what: `the shim binary changed on this machine since it was verified (sha256 ${local}, expected ${upload.sha256})`, where: upload.from, fix: 'run kubewasm again so it downloads and verifies the shim afresh' });
+        if (local !== expected) {
+          map.delete(key);
+          throw new KubewasmError({ what: `the ${what} changed on this machine since it was verified (sha256 ${local}, expected ${expected})`, where: file, fix: 'run kubewasm again so it downloads and verifies the shim afresh' });
         }
         return data;
       });
-      this.verified.set(key, bytes);
+      map.set(key, bytes);
     }
     return bytes;
   }
 }
 
-export async function uploadVerified(host: NodeHost, upload: Upload, to: string, cache: ShimByteCache, onNote?: (message: string) => void): Promise<void> {
+/** `makeDir`: the plan found directories missing on the way (else the probe saw the target's directory: no round trip for it). */
+export async function uploadVerified(host: NodeHost, upload: Upload, to: string, cache: ShimByteCache, onNote?: (message: string) => void, makeDir = true): Promise<void> {
   const bytes = await cache.bytes(upload);
   try {
-    await host.mkdirp(to.slice(0, to.lastIndexOf('/')) || '/');
+    if (makeDir) await host.mkdirp(to.slice(0, to.lastIndexOf('/')) || '/');
     // Every transport checks the sha256 of the inflated bytes on the node before the file takes its name.
-    await host.writeFileAtomic(to, bytes, 0o755, { sha256: upload.sha256, durable: false, gzipped: () => cache.gzipped(upload), ...(onNote ? { onNote } : {}) });
+    const { archive } = upload;
+    await host.writeFileAtomic(to, bytes, 0o755, {
+      sha256: upload.sha256,
+      durable: false,
+      gzipped: () => cache.gzipped(upload),
+      ...(archive ? { archive: { sha256: archive.sha256, member: archive.member, bytes: () => cache.archive(archive) } } : {}),
+      ...(onNote ? { onNote } : {}),
+    });
   } catch (err) {
     throw writeError(host, upload.to, err, `cannot upload the ${upload.shim} shim (${(bytes.length / 1e6).toFixed(1)} MB)`, '--install-dir');
   }

@@ -3,7 +3,7 @@
 import { planConfig, type ConfigPlan } from '../containerd/config-plan.js';
 import type { RuntimeSpec } from '../containerd/runtime.js';
 import type { ContainerdFacts } from '../containerd/facts.js';
-import type { ShimBinary } from '../shims/binary.js';
+import type { ShimArchive, ShimBinary } from '../shims/binary.js';
 import { installedShim, type InstalledRecord, type InstalledShim } from './record.js';
 
 
@@ -29,6 +29,8 @@ export interface Upload {
   from: string;
   to: string;
   sha256: string;
+  /** The release archive `from` was unpacked from (a transport may send it and unpack on the node). */
+  archive?: ShimArchive;
   /** sha256 of the file this upload replaces (backed up first, put back by a rollback); undefined: a new file. */
   replaces?: string;
   /**
@@ -93,7 +95,7 @@ export function planNode(facts: NodeFacts, desired: NodeDesired, now: Date = new
       // Not kubewasm's file (no record of it, or kubewasm's own entry says other bytes): keep it for the uninstall.
       const previous = previousByPath.get(path);
       const keep = replaces !== undefined && previous?.sha256 !== replaces && previous?.kept === undefined;
-      return { shim: source.shim.name, from: source.localPath, to: path, sha256: source.sha256, ...(replaces ? { replaces } : {}), ...(keep ? { keep } : {}) };
+      return { shim: source.shim.name, from: source.localPath, to: path, sha256: source.sha256, ...(source.archive ? { archive: source.archive } : {}), ...(replaces ? { replaces } : {}), ...(keep ? { keep } : {}) };
     });
 
   const runtimes: RuntimeSpec[] = wanted.map(({ source, path }) => ({

@@ -6,7 +6,7 @@
 // files are written, with mode 0755, into a fresh directory.
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { chmod, mkdir, rename, rm, stat } from 'node:fs/promises';
+import { chmod, mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { Parser, type ReadEntry } from 'tar';
@@ -119,7 +119,12 @@ export function walkArchive(file: string, options: WalkOptions): Promise<void> {
 export interface Unpacked {
   path: string;
   sha256: string;
+  /** The binary's entry name in the tar as stored; undefined for a copy unpacked before kubewasm recorded it. */
+  member?: string;
 }
+
+/** Beside the unpacked binary: its entry name in the archive (a node unpacks that entry itself). */
+const MEMBER_FILE = '.member';
 
 /**
  * Unpacks the shim binary of a verified archive into unpacked/<archive sha256>/
@@ -129,12 +134,17 @@ export interface Unpacked {
 export async function unpackShim(cache: ShimCache, archiveSha256: string, binaryName: string, onSkip?: (reason: string) => void): Promise<Unpacked> {
   const finalDir = cache.unpackedDir(archiveSha256);
   const finalPath = path.join(finalDir, binaryName);
-  if ((await stat(finalPath).catch(() => undefined))?.isFile()) return { path: finalPath, sha256: await sha256OfFile(finalPath) };
+  const found = async (): Promise<Unpacked> => {
+    const member = await readFile(path.join(finalDir, MEMBER_FILE), 'utf8').catch(() => undefined);
+    return { path: finalPath, sha256: await sha256OfFile(finalPath), ...(member ? { member } : {}) };
+  };
+  if ((await stat(finalPath).catch(() => undefined))?.isFile()) return found();
 
   const tempDir = cache.tempBeside(finalDir);
   await mkdir(tempDir, { mode: 0o755 });
   try {
     const written = new Set<string>();
+    let member = '';
     const hash = createHash('sha256');
     await walkArchive(cache.blobPath(archiveSha256), {
       decide: (entry) => {
@@ -143,7 +153,8 @@ export async function unpackShim(cache: ShimCache, archiveSha256: string, binary
         if (decision.action === 'write') written.add(decision.name);
         return decision;
       },
-      onFile: async (body, name) => {
+      onFile: async (body, name, entry) => {
+        member = entry.path;
         const target = path.join(tempDir, name);
         await writeHashed(body, target, hash, 0o755);
         await chmod(target, 0o755); // whatever the umask or the archive said
@@ -154,15 +165,16 @@ export async function unpackShim(cache: ShimCache, archiveSha256: string, binary
       throw new KubewasmError({ what: `the archive holds no ${binaryName}`, fix: 'the release archive does not contain the shim binary under its expected name; pin another version or report it to the shim project' });
     }
     const sha256 = hash.digest('hex');
+    await writeFile(path.join(tempDir, MEMBER_FILE), member, { mode: 0o644 });
     try {
       await rename(tempDir, finalDir);
     } catch (err) {
       const code = (err as { code?: string }).code;
       if (code !== 'ENOTEMPTY' && code !== 'EEXIST') throw err;
       await rm(tempDir, { recursive: true, force: true }); // another kubewasm unpacked it first
-      return { path: finalPath, sha256: await sha256OfFile(finalPath) };
+      return found();
     }
-    return { path: finalPath, sha256 };
+    return { path: finalPath, sha256, member };
   } catch (err) {
     await rm(tempDir, { recursive: true, force: true });
     throw err;

@@ -57,6 +57,8 @@ export interface ShimArtifact extends ResolvedArtifact {
   /** The shim binary unpacked from it. */
   binaryPath: string;
   binarySha256: string;
+  /** The binary's entry name in the archive (undefined: a bare binary, or unknown). */
+  member?: string | undefined;
   /** Bytes fetched for it in this run (0 when the cache had it). */
   fetchedBytes: number;
 }
@@ -75,9 +77,19 @@ export interface ShimReleasesOptions {
   pins?: Pins;
 }
 
+type Fetched = Pick<ShimArtifact, 'fetchedBytes' | 'binaryPath' | 'binarySha256' | 'member'>;
+
 /** What the node algorithm consumes. */
 export function toShimBinary(artifact: ShimArtifact): ShimBinary {
-  return { shim: artifact.shim, localPath: artifact.binaryPath, sha256: artifact.binarySha256, ...(/^\d+\.\d+\.\d+$/.test(artifact.version) ? { version: artifact.version } : {}) };
+  // Only a gzip tar goes to nodes as it is: they unpack it with gzip and tar.
+  const gzipTar = artifact.packaging === 'archive' && artifact.member !== undefined && /\.(tar\.gz|tgz)$/.test(artifact.asset);
+  return {
+    shim: artifact.shim,
+    localPath: artifact.binaryPath,
+    sha256: artifact.binarySha256,
+    ...(/^\d+\.\d+\.\d+$/.test(artifact.version) ? { version: artifact.version } : {}),
+    ...(gzipTar ? { archive: { path: artifact.archivePath, sha256: artifact.sha256, member: artifact.member! } } : {}),
+  };
 }
 
 export function artifactLabel(a: { shim: ShimInfo; version: string; arch: Arch }): string {
@@ -132,7 +144,7 @@ export class ShimReleases {
   readonly cache: ShimCache;
   private readonly origin: ShimOriginSource;
   private readonly pins: Pins;
-  private readonly inFlight = new Map<string, Promise<{ fetchedBytes: number; binaryPath: string; binarySha256: string }>>();
+  private readonly inFlight = new Map<string, Promise<Fetched>>();
 
   constructor(options: ShimReleasesOptions) {
     this.origin = originSource(options.origin);
@@ -161,9 +173,9 @@ export class ShimReleases {
       this.inFlight.set(key, running);
       running.catch(() => this.inFlight.delete(key));
     }
-    const { fetchedBytes, binaryPath, binarySha256 } = await running;
+    const { fetchedBytes, binaryPath, binarySha256, member } = await running;
     // Same bytes, possibly asked for under another (shim, arch): describe what was asked for.
-    const artifact: ShimArtifact = { ...resolved, archivePath: this.cache.blobPath(resolved.sha256), binaryPath, binarySha256, fetchedBytes: first ? fetchedBytes : 0 };
+    const artifact: ShimArtifact = { ...resolved, archivePath: this.cache.blobPath(resolved.sha256), binaryPath, binarySha256, member, fetchedBytes: first ? fetchedBytes : 0 };
     onEvent?.({ type: 'ready', artifact });
     return artifact;
   }
@@ -211,7 +223,7 @@ export class ShimReleases {
     };
   }
 
-  private async fetchOne(resolved: ResolvedArtifact, onEvent?: (e: ShimEvent) => void): Promise<{ fetchedBytes: number; binaryPath: string; binarySha256: string }> {
+  private async fetchOne(resolved: ResolvedArtifact, onEvent?: (e: ShimEvent) => void): Promise<Fetched> {
     await this.cache.prepare();
     let fetchedBytes = 0;
     if (await this.cache.hasVerifiedBlob(resolved.sha256)) {
@@ -232,7 +244,7 @@ export class ShimReleases {
         resolved.packaging === 'binary'
           ? await this.cache.exposeBinary(resolved.sha256, resolved.shim.binaryName)
           : await unpackShim(this.cache, resolved.sha256, resolved.shim.binaryName, (reason) => onEvent?.({ type: 'skipped-entry', artifact: resolved, reason }));
-      return { fetchedBytes, binaryPath: unpacked.path, binarySha256: unpacked.sha256 };
+      return { fetchedBytes, binaryPath: unpacked.path, binarySha256: unpacked.sha256, member: 'member' in unpacked ? (unpacked.member as string | undefined) : undefined };
     } catch (err) {
       await this.cache.forget(resolved.sha256); // a verified archive kubewasm refuses to use is not kept either
       throw err instanceof KubewasmError ? err.at(`${artifactLabel(resolved)} (${resolved.asset})`) : err;
