@@ -3,7 +3,8 @@
 // node image, systemd + containerd 1.6, kind-labelled, on a network of its
 // own); the first run installs the real wasmtime shim, then R re-runs must
 // change nothing. Prints per node: the first run's bytes sent to the node and
-// each re-run's time (lock, plan, total), bytes sent and containerd restarts.
+// each re-run's time (lock, plan, total; median, min and max), bytes sent,
+// commands run on the node and containerd restarts.
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -31,6 +32,10 @@ if (!(count >= 1 && count <= 10) || !(runs >= 1 && runs <= 20) || vias.some((v) 
 }
 const log = (line: string) => process.stderr.write(`[noop] ${line}\n`);
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? 0;
+/** "median ms (min-max)": the spread of every sample, not one run. */
+const spread = (xs: number[]) => `${median(xs)} ms (${Math.min(...xs)}-${Math.max(...xs)})`;
+/** The NodeHost calls that run something on the node (over ssh and docker each is one command; the fleet's uname included). */
+const NODE_CALLS = new Set<string | symbol>(['readFile', 'writeFileAtomic', 'removeFile', 'rename', 'removeEmptyDir', 'readDir', 'stat', 'mkdirp', 'exec', 'execBytes', 'start']);
 
 /** The lab's real wasmtime shim (26 MB), extracted into a directory for the dir supply. */
 function shimDir(work: string): string {
@@ -48,13 +53,15 @@ interface Counter {
   /** The bytes of the files handed to writeFileAtomic (before any compression). */
   written: number;
   writes: number;
+  /** NodeHost calls that run a command on the node. */
+  commands: number;
 }
 
 /** openTarget, with the bytes each node's transport sent counted (the transport's own count). */
 function countingOpen(counters: Map<string, Counter>) {
   return async (target: NodeTarget): Promise<NodeHost> => {
     const host = await openTarget(target);
-    const counter = { sent: 0, written: 0, writes: 0 };
+    const counter = { sent: 0, written: 0, writes: 0, commands: 0 };
     counters.set(target.name, counter);
     return new Proxy(host, {
       get(real, prop) {
@@ -73,9 +80,11 @@ function countingOpen(counters: Map<string, Counter>) {
         }
         const value = Reflect.get(real, prop) as unknown;
         if (typeof value !== 'function') return value;
-        if (!trace) return (value as (...a: unknown[]) => unknown).bind(real);
+        const counted = NODE_CALLS.has(prop);
+        if (!trace) return (...args: unknown[]) => ((counted && counter.commands++), (value as (...a: unknown[]) => unknown).apply(real, args));
         // --trace: every call on the node with its duration (where a re-run's time goes).
         return async (...args: unknown[]) => {
+          if (counted) counter.commands++;
           const t = Date.now();
           try {
             return await (value as (...a: unknown[]) => Promise<unknown>).apply(real, args);
@@ -141,7 +150,7 @@ async function bench(via: Via, dir: string): Promise<void> {
   const mb = (b: number) => (Number.isNaN(b) ? 'n/a' : `${(b / 1e6).toFixed(2)} MB`);
   const counters = [...first.counters.values()];
   log(`${via.name}: first run (install) ${first.wallMs} ms; per node: files handed to the transport ${counters.map((c) => mb(c.written)).join(', ')}; sent by the transport ${counters.map((c) => mb(c.sent)).join(', ')}`);
-  const rows: Array<{ total: number; lock: number; plan: number; sent: number; writes: number; applied: boolean; cached: number; live: number }> = [];
+  const rows: Array<{ total: number; lock: number; plan: number; sent: number; writes: number; commands: number; applied: boolean; cached: number; live: number }> = [];
   const pids = via.pids();
   const walls: number[] = [];
   for (let r = 0; r < runs; r++) {
@@ -150,11 +159,12 @@ async function bench(via: Via, dir: string): Promise<void> {
     for (const o of run.outcomes) {
       const c = run.counters.get(o.node)!;
       const probe = (o.result as { probe?: { digestsCached: number; liveReads: string[] } }).probe; // absent before the probe existed
-      rows.push({ total: o.result.timings.totalMs, lock: o.result.timings.lockMs, plan: o.result.timings.planMs, sent: c.sent, writes: c.writes, applied: o.result.applied, cached: probe?.digestsCached ?? 0, live: probe?.liveReads.length ?? Number.NaN });
+      rows.push({ total: o.result.timings.totalMs, lock: o.result.timings.lockMs, plan: o.result.timings.planMs, sent: c.sent, writes: c.writes, commands: c.commands, applied: o.result.applied, cached: probe?.digestsCached ?? 0, live: probe?.liveReads.length ?? Number.NaN });
     }
   }
   const restarts = via.pids().filter((p, i) => p !== pids[i]).length;
-  log(`${via.name}: ${runs} no-op re-runs of ${count} nodes: per node total median ${median(rows.map((r) => r.total))} ms (max ${Math.max(...rows.map((r) => r.total))}), lock ${median(rows.map((r) => r.lock))} ms, plan ${median(rows.map((r) => r.plan))} ms; fleet wall median ${median(walls)} ms`);
+  log(`${via.name}: ${runs} no-op re-runs of ${count} nodes, median (min-max) over ${rows.length} node runs: per node total ${spread(rows.map((r) => r.total))}, lock ${spread(rows.map((r) => r.lock))}, plan ${spread(rows.map((r) => r.plan))}; fleet wall (uname, lock, probe, plan, close) ${spread(walls)}`);
+  log(`${via.name}: commands run on each node per re-run ${[...new Set(rows.map((r) => r.commands))].sort().join(' or ')} (the fleet's uname -m included)`);
   log(`${via.name}: re-runs sent ${Math.max(...rows.map((r) => r.sent))} bytes at most per node, ${rows.reduce((a, r) => a + r.writes, 0)} file writes, applied ${rows.filter((r) => r.applied).length}, containerd restarts ${restarts}; sha256 from the node's cache ${rows.reduce((a, r) => a + r.cached, 0)}, reads outside the probe ${rows.reduce((a, r) => a + r.live, 0)}`);
 }
 
