@@ -22,9 +22,10 @@ import { DEFAULT_CONFIG } from '../support/fixtures.js';
 const work = mkdtempSync(path.join(tmpdir(), 'kubewasm-ssh-test-'));
 const shimSource = path.join(work, 'shims');
 
-/** The real transport, counting what a run sends to the node (the transport's own byte count), its file writes and restarts. */
 /** What runs a command on the node (each file operation is one over ssh). */
 const NODE_CALLS = new Set<string | symbol>(['readFile', 'writeFileAtomic', 'removeFile', 'rename', 'removeEmptyDir', 'readDir', 'stat', 'mkdirp', 'exec', 'execBytes', 'start']);
+
+/** The real transport, counting what a run sends to the node (the transport's own byte count), its file writes, restarts and commands. */
 
 function counting(host: NodeHost) {
   const sentBefore = host.sentBytes ?? Number.NaN;
@@ -32,10 +33,10 @@ function counting(host: NodeHost) {
   const wrapped = new Proxy(host, {
     get(real, prop) {
       if (prop === 'writeFileAtomic') count.writes++;
-      if (NODE_CALLS.has(prop)) count.commands++;
       if (prop === 'exec') return (argv: string[], options?: Parameters<NodeHost['exec']>[1]) => ((argv.includes('restart') && count.restarts++), real.exec(argv, options));
       const value = Reflect.get(real, prop) as unknown;
-      return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(real) : value;
+      if (typeof value !== 'function') return value;
+      return (...args: unknown[]) => ((NODE_CALLS.has(prop) && count.commands++), (value as (...a: unknown[]) => unknown).apply(real, args));
     },
   });
   return { host: wrapped, sent: () => (host.sentBytes ?? Number.NaN) - sentBefore, get writes() { return count.writes; }, get restarts() { return count.restarts; }, get commands() { return count.commands; } };
