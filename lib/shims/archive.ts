@@ -6,7 +6,7 @@
 // files are written, with mode 0755, into a fresh directory.
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { chmod, mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { Parser, type ReadEntry } from 'tar';
@@ -119,12 +119,34 @@ export function walkArchive(file: string, options: WalkOptions): Promise<void> {
 export interface Unpacked {
   path: string;
   sha256: string;
-  /** The binary's entry name in the tar as stored; undefined for a copy unpacked before kubewasm recorded it. */
+  /** The binary's entry name in the tar as stored (a node can unpack that entry itself). */
   member?: string;
 }
 
-/** Beside the unpacked binary: its entry name in the archive (a node unpacks that entry itself). */
-const MEMBER_FILE = '.member';
+/**
+ * The entry name under which a verified archive stores `binaryName` (e.g.
+ * "./containerd-shim-wasmtime-v1"), read from the headers up to that entry
+ * only: for an unpacked copy found in the cache.
+ */
+export function memberOf(file: string, binaryName: string): Promise<string | undefined> {
+  return new Promise((resolve) => {
+    const input = createReadStream(file);
+    const parser = new Parser({
+      onReadEntry: (entry: ReadEntry) => {
+        if (REGULAR.has(entry.type) && normalizeEntryPath(entry.path) === binaryName) {
+          resolve(entry.path);
+          input.destroy();
+        }
+        entry.resume();
+      },
+    });
+    parser.on('error', () => resolve(undefined));
+    parser.on('end', () => resolve(undefined));
+    input.on('error', () => resolve(undefined));
+    input.on('close', () => resolve(undefined));
+    input.pipe(parser as unknown as NodeJS.WritableStream);
+  });
+}
 
 /**
  * Unpacks the shim binary of a verified archive into unpacked/<archive sha256>/
@@ -135,8 +157,8 @@ export async function unpackShim(cache: ShimCache, archiveSha256: string, binary
   const finalDir = cache.unpackedDir(archiveSha256);
   const finalPath = path.join(finalDir, binaryName);
   const found = async (): Promise<Unpacked> => {
-    const member = await readFile(path.join(finalDir, MEMBER_FILE), 'utf8').catch(() => undefined);
-    return { path: finalPath, sha256: await sha256OfFile(finalPath), ...(member ? { member } : {}) };
+    const [sha256, member] = await Promise.all([sha256OfFile(finalPath), memberOf(cache.blobPath(archiveSha256), binaryName)]);
+    return { path: finalPath, sha256, ...(member ? { member } : {}) };
   };
   if ((await stat(finalPath).catch(() => undefined))?.isFile()) return found();
 
@@ -165,7 +187,6 @@ export async function unpackShim(cache: ShimCache, archiveSha256: string, binary
       throw new KubewasmError({ what: `the archive holds no ${binaryName}`, fix: 'the release archive does not contain the shim binary under its expected name; pin another version or report it to the shim project' });
     }
     const sha256 = hash.digest('hex');
-    await writeFile(path.join(tempDir, MEMBER_FILE), member, { mode: 0o644 });
     try {
       await rename(tempDir, finalDir);
     } catch (err) {

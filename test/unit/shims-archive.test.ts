@@ -1,5 +1,9 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { classifyEntry, MAX_ENTRY_BYTES, normalizeEntryPath, type EntryFacts } from '../../lib/shims/archive.js';
+import { classifyEntry, MAX_ENTRY_BYTES, memberOf, normalizeEntryPath, type EntryFacts } from '../../lib/shims/archive.js';
+import { tarball } from '../../scripts/lab/support/github-server.js';
 
 const BIN = 'containerd-shim-wasmtime-v1';
 const file = (path: string, size = 10): EntryFacts => ({ path, type: 'File', size });
@@ -49,5 +53,23 @@ describe('archive entry filter', () => {
   it('normalizes paths', () => {
     expect(normalizeEntryPath('./')).toBeUndefined();
     expect(normalizeEntryPath('././a/b/')).toBe('a/b');
+  });
+});
+
+describe('memberOf: the entry name a node unpacks', () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'kubewasm-member-'));
+  const archive = (name: string, entries: Parameters<typeof tarball>[0]) => {
+    const file = path.join(dir, name);
+    writeFileSync(file, tarball(entries));
+    return file;
+  };
+
+  it('gives the name as stored, with or without ./, past other entries; undefined when the binary is only a link or absent', async () => {
+    const data = Buffer.from('#!/bin/sh\n');
+    expect(await memberOf(archive('a.tgz', [{ path: './', type: 'Directory' }, { path: `./${BIN}.sig`, data }, { path: `./${BIN}`, data }]), BIN)).toBe(`./${BIN}`);
+    expect(await memberOf(archive('b.tgz', [{ path: BIN, data }]), BIN)).toBe(BIN);
+    expect(await memberOf(archive('c.tgz', [{ path: `./${BIN}`, type: 'SymbolicLink', linkpath: '/bin/sh' }]), BIN)).toBeUndefined();
+    expect(await memberOf(archive('d.tgz', [{ path: './other', data }]), BIN)).toBeUndefined();
+    expect(await memberOf(path.join(dir, 'missing.tgz'), BIN)).toBeUndefined();
   });
 });
