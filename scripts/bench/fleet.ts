@@ -15,6 +15,8 @@
 // the internet link + the archive's transfer to every node over the
 // controller's link + ceil(N/K) x the median time a wave of K nodes takes to
 // restart containerd until the CRI answers.
+// Working on kubewasm alone: --contenders kubewasm; FLEET_CPU_PROF=DIR writes
+// kubewasm's V8 CPU profile there, FLEET_KUBEWASM_LOG=FILE keeps its stderr.
 import { execFile, execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, renameSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -37,7 +39,7 @@ const ENDPOINT = 'unix:///run/containerd/containerd.sock';
 const CGROUP = '/sys/fs/cgroup/cpuacct/kwbench';
 
 // ---- options ----------------------------------------------------------------
-const USAGE = 'usage: scripts/bench/fleet [--nodes 20] [--runs 3] [--max-unavailable 1,N/5] [--internet-mbit 100] [--first-byte-ms 100] [--lan-mbit 1000] [--containerd 2.2[,1.6…]]';
+const USAGE = 'usage: scripts/bench/fleet [--nodes 20] [--runs 3] [--max-unavailable 1,N/5] [--internet-mbit 100] [--first-byte-ms 100] [--lan-mbit 1000] [--containerd 2.2[,1.6…]] [--contenders manual,kwasm,kubewasm]';
 function option(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);
   return i > 0 && process.argv[i + 1] ? process.argv[i + 1]! : fallback;
@@ -47,7 +49,9 @@ const runs = Number(option('runs', '3'));
 const shape: Shape = { internetMbit: Number(option('internet-mbit', '100')), firstByteMs: Number(option('first-byte-ms', '100')), lanMbit: Number(option('lan-mbit', '1000')) };
 const ks = [...new Set(option('max-unavailable', '1,N/5').split(',').map((k) => (k === 'N/5' ? Math.max(1, Math.round(n / 5)) : Number(k))))];
 const versions = option('containerd', '2.2').split(',') as ContainerdVersion[];
-if (!(n >= 1 && n <= 40) || !(runs >= 1 && runs <= 10) || ks.some((k) => !(k >= 1 && k <= n)) || !(shape.internetMbit > 0 && shape.lanMbit > 0 && shape.firstByteMs >= 0) || versions.some((v) => !CONTAINERD_BUILDS[v])) {
+// A subset for working on one contender; the table's ratios need the manual loop.
+const picked = option('contenders', 'manual,kwasm,kubewasm').split(',');
+if (picked.some((c) => !['manual', 'kwasm', 'kubewasm'].includes(c)) || !(n >= 1 && n <= 40) || !(runs >= 1 && runs <= 10) || ks.some((k) => !(k >= 1 && k <= n)) || !(shape.internetMbit > 0 && shape.lanMbit > 0 && shape.firstByteMs >= 0) || versions.some((v) => !CONTAINERD_BUILDS[v])) {
   console.error(USAGE);
   process.exit(2);
 }
@@ -284,7 +288,7 @@ async function main(): Promise<void> {
     await reset();
 
     // ---- the contenders ----
-    const contenders: Array<{ name: string; go: () => Promise<void> }> = [
+    const all: Array<{ name: string; go: () => Promise<void> }> = [
       {
         name: 'manual loop',
         go: async () => {
@@ -305,7 +309,7 @@ async function main(): Promise<void> {
           const r = must(
             await run(
               asController([
-                process.execPath, cli, 'node', 'install',
+                process.execPath, ...(process.env['FLEET_CPU_PROF'] ? ['--cpu-prof', `--cpu-prof-dir=${process.env['FLEET_CPU_PROF']}`] : []), cli, 'node', 'install',
                 '--ssh', nodes.map((node) => `root@${node.ip}`).join(','),
                 '--identity', key.privateKey, '--known-hosts', knownHosts,
                 '--shims', 'wasmtime', '--shim-version', `wasmtime=${SHIM_VERSION}`, '--mirror', apiUrl, '--sha256', `wasmtime/amd64=${sha}`, '--cache-dir', cacheDir,
@@ -315,6 +319,7 @@ async function main(): Promise<void> {
             ),
             `kubewasm node install --max-unavailable ${k}`,
           );
+          if (process.env['FLEET_KUBEWASM_LOG']) writeFileSync(process.env['FLEET_KUBEWASM_LOG'], r.err);
           const results = JSON.parse(r.out) as Array<{ node: string; ok: boolean; error?: { what: string }; timings?: Record<string, number> }>;
           const slowest = (key: string) => (Math.max(...results.map((x) => x.timings?.[key] ?? 0)) / 1000).toFixed(2);
           const total = (key: string) => (results.reduce((a, x) => a + (x.timings?.[key] ?? 0), 0) / 1000).toFixed(1);
@@ -327,6 +332,7 @@ async function main(): Promise<void> {
         },
       })),
     ];
+    const contenders = all.filter((c) => picked.includes(c.name.split(/[ -]/)[0]!));
 
     const samples: Sample[] = [];
     for (let rep = 0; rep < runs; rep++) {
@@ -335,6 +341,7 @@ async function main(): Promise<void> {
         await reset();
         const before = { inet: linkBytes(internet.hostDev), lan: nodes.reduce((a, node) => a + linkBytes(node.veth), 0), ctl: cgroupUsageSeconds('controller'), nodes: cgroupUsageSeconds('nodes') };
         const t0 = performance.now();
+        const startedAt = Date.now();
         await contender.go();
         const wallS = (performance.now() - t0) / 1000;
         const intervals = nodes.flatMap((node) => restartIntervals(node));
@@ -349,6 +356,10 @@ async function main(): Promise<void> {
           nodesCpuS: cgroupUsageSeconds('nodes') - before.nodes,
         };
         samples.push(sample);
+        // Where the wall time went: before the first restart, the restarts, after the last one.
+        const starts = intervals.map(([s]) => (s - startedAt) / 1000).sort((a, b) => a - b);
+        const ends = intervals.map(([, e]) => (e - startedAt) / 1000).sort((a, b) => a - b);
+        if (starts.length) log(`  ${contender.name} timeline: first restart began at ${starts[0]!.toFixed(1)} s, last restart ended at ${ends.at(-1)!.toFixed(1)} s, end ${wallS.toFixed(1)} s; each restart command ${spread(intervals.map(([s, e]) => (e - s) / 1000)).median.toFixed(2)} s median`);
         log(`run ${rep + 1}/${runs} ${contender.name}: ${wallS.toFixed(1)} s, internet ${mb(sample.internetBytes)} MB, LAN ${mb(sample.lanBytes)} MB, ${sample.restarts} restarts (${sample.restartsAtOnce} at once), CPU controller ${sample.controllerCpuS.toFixed(1)} s, nodes ${sample.nodesCpuS.toFixed(1)} s`);
       }
     }
@@ -379,7 +390,7 @@ async function main(): Promise<void> {
         showSpread(col(c.name, (s) => s.controllerCpuS), 1, ''),
         showSpread(col(c.name, (s) => s.nodesCpuS), 1, ''),
         k ? `${(wall.median / floorOf(Number(k))).toFixed(2)}x` : '',
-        `${(col('manual loop', (s) => s.wallS).median / wall.median).toFixed(2)}x`,
+        of('manual loop').length ? `${(col('manual loop', (s) => s.wallS).median / wall.median).toFixed(2)}x` : '',
       ];
     });
     console.log(table(['contender', 'wall', 'internet MB', 'archives', 'LAN MB', 'restarts at once', 'restarts', 'controller CPU s', 'nodes CPU s', 'vs floor', 'manual/this'], rows));
