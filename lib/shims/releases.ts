@@ -8,7 +8,7 @@
 import { readFile } from 'node:fs/promises';
 import { KubewasmError, UsageError } from '../errors.js';
 import { refuseUnaccepted } from './advisories.js';
-import { unpackShim } from './archive.js';
+import { unpackShim, type Unpacked } from './archive.js';
 import type { ShimBinary } from './binary.js';
 import { ShimCache } from './cache.js';
 import { releaseChannel, SHIMS, type Arch, type ShimInfo, type ShimName } from './catalog.js';
@@ -240,11 +240,11 @@ export class ShimReleases {
       onEvent?.({ type: 'verified', artifact: resolved, bytes: fetchedBytes });
     }
     try {
-      const unpacked =
+      const unpacked: Unpacked =
         resolved.packaging === 'binary'
           ? await this.cache.exposeBinary(resolved.sha256, resolved.shim.binaryName)
           : await unpackShim(this.cache, resolved.sha256, resolved.shim.binaryName, (reason) => onEvent?.({ type: 'skipped-entry', artifact: resolved, reason }));
-      return { fetchedBytes, binaryPath: unpacked.path, binarySha256: unpacked.sha256, member: 'member' in unpacked ? (unpacked.member as string | undefined) : undefined };
+      return { fetchedBytes, binaryPath: unpacked.path, binarySha256: unpacked.sha256, member: unpacked.member };
     } catch (err) {
       await this.cache.forget(resolved.sha256); // a verified archive kubewasm refuses to use is not kept either
       throw err instanceof KubewasmError ? err.at(`${artifactLabel(resolved)} (${resolved.asset})`) : err;
